@@ -1,0 +1,91 @@
+# fraudops front door. Every target installs what it needs from the repo's own files.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+PYENV_ROOT ?= $(HOME)/.pyenv
+BASE_PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3) $(shell command -v python3.12))
+# LocalStack 2026.3 imports warnings.deprecated: it needs Python 3.13, in its own environment.
+LS_PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+VENV := .venv
+LS_VENV := .venvs/localstack
+RUNTIME_DIR := .venvs/lambda-runtime
+PY := $(VENV)/bin/python
+FRAUDOPS := $(VENV)/bin/fraudops
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install up down status deploy destroy demo test test-unit test-infra test-integration lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# --- installation (idempotent: stamps are rebuilt only when their inputs change) -------------
+$(VENV)/.stamp: pyproject.toml requirements/project.lock
+	test -x "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
+	test -d $(VENV) || "$(BASE_PYTHON)" -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements/project.lock -e '.[cdk,dev]'
+	touch $@
+
+$(LS_VENV)/.stamp: requirements/localstack.lock emulator/pyproject.toml
+	test -x "$(LS_PYTHON)" || { echo "LocalStack needs Python 3.13 (pyenv install 3.13)"; exit 1; }
+	test -d $(LS_VENV) || "$(LS_PYTHON)" -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q -r requirements/localstack.lock
+	$(LS_VENV)/bin/pip install -q --no-deps -e emulator
+	touch $@
+
+$(RUNTIME_DIR)/.stamp: requirements/lambda-runtime.txt
+	rm -rf $(RUNTIME_DIR) && mkdir -p $(RUNTIME_DIR)
+	"$(BASE_PYTHON)" -m pip install -q --no-deps --target $(RUNTIME_DIR)/python -r requirements/lambda-runtime.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.stamp $(LS_VENV)/.stamp $(RUNTIME_DIR)/.stamp node_modules/.stamp ## set up everything (idempotent)
+
+# --- LocalStack on the host -------------------------------------------------------------------
+up: install ## start LocalStack on 127.0.0.1:4566 in the background
+	$(FRAUDOPS) up
+
+down: $(VENV)/.stamp ## stop LocalStack
+	$(FRAUDOPS) down
+
+status: $(VENV)/.stamp ## LocalStack state and the deployed stack's resources
+	$(FRAUDOPS) status
+
+deploy: install ## deploy the CDK app to the running host LocalStack (bootstrap included)
+	$(FRAUDOPS) deploy
+
+destroy: install ## remove the deployed stack
+	$(FRAUDOPS) destroy
+
+demo: install ## set up, start, deploy, send one event through each trigger, print what happened
+	$(FRAUDOPS) demo
+
+# --- quality ------------------------------------------------------------------------------------
+test: install ## unit, infrastructure, integration and end-to-end tests (starts its own LocalStack)
+	$(PY) -m pytest
+
+test-unit: $(VENV)/.stamp ## fast tests only, no network
+	$(PY) -m pytest tests/unit
+
+test-infra: $(VENV)/.stamp ## CDK template assertions
+	$(PY) -m pytest tests/infra
+
+test-integration: install ## against a LocalStack started by the tests
+	$(PY) -m pytest tests/integration tests/e2e
+
+lint: $(VENV)/.stamp ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: install ## platform benchmarks (prints figures)
+	$(PY) -m benchmarks.platform
+
+clean: ## remove generated state (keeps the environments)
+	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache
