@@ -1,8 +1,84 @@
-"""Runtime patches applied when LocalStack starts (``localstack.hooks.on_infra_start``)."""
+"""Runtime patches applied when LocalStack starts (``localstack.hooks.on_infra_start``).
+
+Checks that the Docker init and AWS itself make and that a host executor must make instead:
+unsafe zip archives are refused at upload, oversized invoke payloads are refused at the API.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import posixpath
+import zipfile
+from typing import Any
 
 from localstack.runtime import hooks
+
+LOG = logging.getLogger(__name__)
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # RequestResponse: 6 MB
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # Event: 1 MB
+
+
+def unsafe_zip_entries(archive: bytes) -> list[str]:
+    """Entries that would land outside the extraction folder (``../x``, ``/etc/x``, links)."""
+    bad = []
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        for info in zf.infolist():
+            name = info.filename.replace("\\", "/")
+            normalized = posixpath.normpath(name)
+            is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+            if name.startswith("/") or normalized == ".." or normalized.startswith("../") or is_link:
+                bad.append(info.filename)
+    return bad
+
+
+def _patch_zip_validation() -> None:
+    from localstack.aws.api.lambda_ import InvalidParameterValueException
+    from localstack.services.lambda_.invocation import lambda_service
+
+    original = lambda_service.is_zip_file
+
+    def is_zip_file(content: bytes) -> bool:
+        if not original(content):
+            return False
+        if bad := unsafe_zip_entries(content):
+            raise InvalidParameterValueException(
+                "Could not unzip uploaded file. Please check your file, then try to upload again. "
+                f"Entries escape the extraction directory: {', '.join(bad[:5])}",
+                Type="User",
+            )
+        return True
+
+    lambda_service.is_zip_file = is_zip_file
+
+
+def _patch_payload_limit() -> None:
+    from localstack.aws.api.lambda_ import InvocationType
+    from localstack.services.lambda_.invocation.lambda_models import (
+        RequestEntityTooLargeException,
+    )
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+
+    original = LambdaService.invoke
+
+    def invoke(self: Any, *args: Any, **kwargs: Any) -> Any:
+        payload = kwargs.get("payload")
+        is_async = kwargs.get("invocation_type") == InvocationType.Event
+        limit = ASYNC_PAYLOAD_LIMIT if is_async else SYNC_PAYLOAD_LIMIT
+        if payload is not None and len(payload) > limit:
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        return original(self, *args, **kwargs)
+
+    LambdaService.invoke = invoke  # type: ignore[method-assign]
 
 
 @hooks.on_infra_start()
 def apply_patches() -> None:
-    """Placeholder: filled in by the zip-validation work."""
+    for patch in (_patch_zip_validation, _patch_payload_limit):
+        try:
+            patch()
+        except Exception:  # a LocalStack upgrade moved something: say so, keep serving
+            LOG.exception("fraudops emulator patch %s failed", patch.__name__)
