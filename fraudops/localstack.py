@@ -242,3 +242,12 @@ def stop(layout: Layout) -> str:
     killed = _terminate(pid)
     layout.pid_file.unlink(missing_ok=True)
     return f"LocalStack stopped (pid {pid}{', killed after a hung stop' if killed else ''})"
+
+
+def health_ok(endpoint: str, timeout: float = 5.0) -> bool:
+    """True when the LocalStack at ``endpoint`` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_localstack/health", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
