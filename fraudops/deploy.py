@@ -1,0 +1,164 @@
+"""Deploy the CDK app to the host LocalStack with cdklocal, and read back what was deployed.
+
+The CDK CLI makes no network call but to LocalStack: notices, telemetry, version checks and
+metadata are off (cdk.json and the environment below), and ``CDK_HOME`` is project-local so a
+stale account cache in ``~/.cdk`` cannot point the template at another account's asset bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from fraudops.paths import Layout
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+
+# CloudFormation types reported by `fraudops status`, under a readable name.
+RESOURCE_KINDS = {
+    "AWS::S3::Bucket": "buckets",
+    "AWS::Kinesis::Stream": "streams",
+    "AWS::StepFunctions::StateMachine": "state_machines",
+    "AWS::DynamoDB::Table": "tables",
+    "AWS::SQS::Queue": "queues",
+    "AWS::Lambda::Function": "functions",
+    "AWS::CloudWatch::Alarm": "alarms",
+    "AWS::CloudWatch::Dashboard": "dashboards",
+}
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+def stack_name() -> str:
+    from infra.constants import STACK_NAME
+
+    return str(STACK_NAME)
+
+
+def cdk_env(layout: Layout) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": layout.endpoint,
+            "AWS_ENDPOINT_URL_S3": layout.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENVAR_ALLOWLIST": "AWS_REGION,AWS_DEFAULT_REGION,AWS_ENDPOINT_URL_S3",
+            "CDK_HOME": str(layout.state_dir / "cdk-home"),
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "FRAUDOPS_STAGE": "local",
+        }
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def _cdklocal(layout: Layout, *args: str) -> None:
+    cmd = [str(layout.node_bin / "cdklocal"), *args, "--no-notices", "--ci"]
+    print("$", " ".join(cmd[0:1] + list(args)), flush=True)
+    done = subprocess.run(cmd, cwd=layout.root, env=cdk_env(layout), check=False)
+    if done.returncode != 0:
+        raise DeployError(f"cdklocal {args[0]} failed with exit code {done.returncode}")
+
+
+def deploy(layout: Layout) -> dict[str, Any]:
+    """Bootstrap (idempotent) and deploy; verify the stack really reached a complete state."""
+    started = time.monotonic()
+    out = str(layout.state_dir / "cdk.out")
+    _cdklocal(layout, "bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", out)
+    _cdklocal(
+        layout,
+        "deploy",
+        stack_name(),
+        "--require-approval",
+        "never",
+        "--output",
+        out,
+        "--outputs-file",
+        str(layout.state_dir / "outputs.json"),
+    )
+    resources = stack_resources(layout)
+    if not resources.get("deployed") or not str(resources["status"]).endswith("_COMPLETE"):
+        raise DeployError(f"stack is not complete after deploy: {resources.get('status')}")
+    problems = _incomplete_resources(layout, Path(out) / f"{stack_name()}.template.json")
+    if problems:
+        raise DeployError("deploy reported success but resources are not there:\n" + "\n".join(problems))
+    print(f"deployed {stack_name()} in {time.monotonic() - started:.1f} s")
+    return resources
+
+
+def destroy(layout: Layout) -> None:
+    _cdklocal(layout, "destroy", stack_name(), "--force", "--output", str(layout.state_dir / "cdk.out"))
+
+
+def _client(layout: Layout, service: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=layout.endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def _incomplete_resources(layout: Layout, template_file: Path) -> list[str]:
+    """LocalStack can exit 0 while it skipped or failed a resource (no provider for a type, a
+    failed create): every resource of the synthesized template must be in the stack, complete."""
+    template = json.loads(template_file.read_text())
+    cfn = _client(layout, "cloudformation")
+    deployed: dict[str, dict[str, Any]] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name()):
+        for res in page["StackResourceSummaries"]:
+            deployed[res["LogicalResourceId"]] = res
+    problems = []
+    for logical_id, spec in template.get("Resources", {}).items():
+        if "Condition" in spec:
+            continue
+        res = deployed.get(logical_id)
+        if res is None:
+            problems.append(f"{logical_id} ({spec['Type']}): missing from the stack")
+        elif not res["ResourceStatus"].endswith("_COMPLETE") or not res.get("PhysicalResourceId"):
+            problems.append(
+                f"{logical_id} ({spec['Type']}): {res['ResourceStatus']} "
+                f"{res.get('ResourceStatusReason', '')}"
+            )
+    return problems
+
+
+def stack_resources(layout: Layout) -> dict[str, Any]:
+    """Stack status, outputs and physical resource names grouped by kind."""
+    cfn = _client(layout, "cloudformation")
+    name = stack_name()
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError:
+        return {"deployed": False, "name": name}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    grouped: dict[str, list[str]] = {kind: [] for kind in RESOURCE_KINDS.values()}
+    paginator = cfn.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=name):
+        for res in page["StackResourceSummaries"]:
+            kind = RESOURCE_KINDS.get(res["ResourceType"])
+            if kind and res.get("PhysicalResourceId"):
+                grouped[kind].append(res["PhysicalResourceId"])
+    return {
+        "deployed": True,
+        "name": name,
+        "status": stack["StackStatus"],
+        "outputs": outputs,
+        "resources": {k: sorted(v) for k, v in grouped.items() if v},
+    }
