@@ -234,12 +234,12 @@ def _reap(pid: int) -> None:
         pass
 
 
-def stop(layout: Layout) -> str:
+def stop(layout: Layout, timeout: float = STOP_TIMEOUT_S) -> str:
     pid = _read_pid(layout)
     if pid is None:
         layout.pid_file.unlink(missing_ok=True)
         return "LocalStack is not running"
-    killed = _terminate(pid)
+    killed = _terminate(pid, timeout)
     layout.pid_file.unlink(missing_ok=True)
     return f"LocalStack stopped (pid {pid}{', killed after a hung stop' if killed else ''})"
 

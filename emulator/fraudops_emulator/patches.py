@@ -6,31 +6,17 @@ unsafe zip archives are refused at upload, oversized invoke payloads are refused
 
 from __future__ import annotations
 
-import io
 import logging
-import posixpath
-import zipfile
 from typing import Any
 
 from localstack.runtime import hooks
+
+from fraudops_emulator.archives import unsafe_zip_entries
 
 LOG = logging.getLogger(__name__)
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # RequestResponse: 6 MB
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # Event: 1 MB
-
-
-def unsafe_zip_entries(archive: bytes) -> list[str]:
-    """Entries that would land outside the extraction folder (``../x``, ``/etc/x``, links)."""
-    bad = []
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        for info in zf.infolist():
-            name = info.filename.replace("\\", "/")
-            normalized = posixpath.normpath(name)
-            is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-            if name.startswith("/") or normalized == ".." or normalized.startswith("../") or is_link:
-                bad.append(info.filename)
-    return bad
 
 
 def _patch_zip_validation() -> None:

@@ -1,0 +1,53 @@
+"""The launcher against the tests' running LocalStack: one copy only, status, health."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fraudops import localstack
+from fraudops.paths import Layout
+
+
+def test_a_second_copy_is_refused(ls_layout: Layout) -> None:
+    # Given the running LocalStack, When it is started again, Then the launcher refuses
+    with pytest.raises(localstack.LauncherError, match="already running"):
+        localstack.start(ls_layout)
+
+
+def test_another_process_on_the_port_is_refused(ls_layout: Layout, tmp_path: Path) -> None:
+    # Given the port taken by a LocalStack this state folder does not know about
+    other = Layout.from_env(port=ls_layout.port, state_dir=tmp_path / "other")
+    # When started there, Then the launcher says the port is in use
+    with pytest.raises(localstack.LauncherError, match="in use"):
+        localstack.start(other)
+
+
+def test_status_json_reports_the_runtime(ls_layout: Layout) -> None:
+    # When `fraudops status --json` runs against the tests' LocalStack
+    env = {
+        **os.environ,
+        "FRAUDOPS_PORT": str(ls_layout.port),
+        "FRAUDOPS_STATE_DIR": str(ls_layout.state_dir),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "fraudops.cli", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    # Then it shows the process, its health and memory
+    ls = report["localstack"]
+    assert ls["running"] and ls["healthy"]
+    assert ls["pid"] == int(ls_layout.pid_file.read_text())
+    assert ls["rss_mb"] > 50
+    assert ls["services"]["lambda"] in {"available", "running"}
+    assert "stack" in report
