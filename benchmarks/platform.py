@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _row(label: str, values: list[float], unit: str = "ms") -> dict[str, float]:
@@ -76,7 +76,9 @@ def main() -> int:
     parser.add_argument("--deploy", action="store_true", help="also time a CDK deploy")
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    layout = Layout.from_env(port=_free_port(), state_dir=tempfile.mkdtemp(prefix="fraudops-bench-"))
+    layout = Layout.from_env(
+        port=_free_port(), state_dir=tempfile.mkdtemp(prefix="fraudops-bench-")
+    )
 
     print("LocalStack on the host")
     t0 = time.perf_counter()

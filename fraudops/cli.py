@@ -89,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_deploy
     )
     sub.add_parser("destroy", help="remove the deployed stack").set_defaults(func=cmd_destroy)
-    sub.add_parser("demo", help="start, deploy and send one event through each trigger").set_defaults(
-        func=cmd_demo
-    )
+    sub.add_parser(
+        "demo", help="start, deploy and send one event through each trigger"
+    ).set_defaults(func=cmd_demo)
     return parser
 
 

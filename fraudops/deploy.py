@@ -96,13 +96,17 @@ def deploy(layout: Layout) -> dict[str, Any]:
         raise DeployError(f"stack is not complete after deploy: {resources.get('status')}")
     problems = _incomplete_resources(layout, Path(out) / f"{stack_name()}.template.json")
     if problems:
-        raise DeployError("deploy reported success but resources are not there:\n" + "\n".join(problems))
+        raise DeployError(
+            "deploy reported success but resources are not there:\n" + "\n".join(problems)
+        )
     print(f"deployed {stack_name()} in {time.monotonic() - started:.1f} s")
     return resources
 
 
 def destroy(layout: Layout) -> None:
-    _cdklocal(layout, "destroy", stack_name(), "--force", "--output", str(layout.state_dir / "cdk.out"))
+    _cdklocal(
+        layout, "destroy", stack_name(), "--force", "--output", str(layout.state_dir / "cdk.out")
+    )
 
 
 def _client(layout: Layout, service: str) -> Any:

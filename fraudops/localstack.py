@@ -8,6 +8,7 @@ engine (see docs/decisions.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -228,10 +229,8 @@ def _terminate(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(layout: Layout, timeout: float = STOP_TIMEOUT_S) -> str:

@@ -19,6 +19,7 @@ Processes die with LocalStack (``PR_SET_PDEATHSIG``), so a killed LocalStack lea
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -120,17 +121,16 @@ class HostExecutorEndpoint(ExecutorEndpoint):
     def _complete(self, request: Request, req_id: str, is_error: bool) -> Response:
         future = self.invocation_future
         if future is not None:
-            try:
+            # timed out or killed first: a late answer is dropped
+            with contextlib.suppress(InvalidStateError):
                 future.set_result(InvocationResult(req_id, request.data, is_error, logs=None))
-            except InvalidStateError:  # timed out or killed first: the late answer is dropped
-                pass
         return Response(status=HTTPStatus.ACCEPTED)
 
 
 class HostRuntimeExecutor(RuntimeExecutor):
     """One execution environment = one host process (restarted after a crash or timeout)."""
 
-    def __init__(self, id: str, function_version: FunctionVersion) -> None:  # noqa: A002
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
         self.endpoint = HostExecutorEndpoint(id, container_address="127.0.0.1", container_port=0)
         self.process: subprocess.Popen[bytes] | None = None
@@ -197,7 +197,7 @@ class HostRuntimeExecutor(RuntimeExecutor):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 (setsid + pdeathsig, before exec)
+            preexec_fn=_die_with_parent,
         )
         proc = self.process
         self._reader = threading.Thread(target=self._read_output, args=(proc,), daemon=True)
@@ -225,10 +225,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
         if proc is None or proc.poll() is not None:
             return
         self._killed_for = reason
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -294,18 +292,14 @@ class HostRuntimeExecutor(RuntimeExecutor):
         proc.wait()
         future = self.endpoint.invocation_future
         if future is not None and not future.done():
-            try:
+            with contextlib.suppress(InvalidStateError):
                 future.set_exception(_ProcessEnded(proc.returncode))
-            except InvalidStateError:
-                pass
         startup = self.endpoint.startup_future
         if startup is not None and not startup.done():
-            try:
+            with contextlib.suppress(InvalidStateError):
                 startup.set_exception(
                     LambdaRuntimeException(f"runtime exited during init ({proc.returncode})")
                 )
-            except InvalidStateError:
-                pass
 
     # --- invocation -----------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
@@ -381,7 +375,9 @@ class HostRuntimeExecutor(RuntimeExecutor):
             detail = f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
         else:
             detail = f"Runtime exited with error: exit status {code}"
-        return self._error_result(request_id, "Runtime.ExitError", f"RequestId: {request_id} Error: {detail}")
+        return self._error_result(
+            request_id, "Runtime.ExitError", f"RequestId: {request_id} Error: {detail}"
+        )
 
     @staticmethod
     def _error_result(request_id: str, error_type: str, message: str) -> InvocationResult:
@@ -476,5 +472,7 @@ def _payload_message(result: InvocationResult) -> str:
 
 
 def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
-
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        + f".{int(time.time() * 1000) % 1000:03d}Z"
+    )

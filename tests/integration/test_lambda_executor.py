@@ -7,6 +7,7 @@ CreateFunction; nothing here talks to the executor directly.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -70,10 +71,8 @@ def function(lam: Any) -> Iterator[Callable[..., str]]:
 
     yield create
     for name in created:
-        try:
+        with contextlib.suppress(ClientError):
             lam.delete_function(FunctionName=name)
-        except ClientError:
-            pass
 
 
 def invoke(lam: Any, name: str, event: Any = None) -> tuple[dict[str, Any], Any, str]:
@@ -344,7 +343,10 @@ def test_start_end_report_lines_reach_cloudwatch_logs(lam: Any, logs: Any, funct
 
 def test_environments_concurrency_reuse_update_and_delete(lam: Any, function: Any) -> None:
     # Given a function that takes a moment and returns its process id
-    slow = "import os, time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n    return os.getpid()\n"
+    slow = (
+        "import os, time\n"
+        "def handler(e, c):\n    time.sleep(e.get('s', 0))\n    return os.getpid()\n"
+    )
     name = function(slow)
     # When three invocations run at once
     with ThreadPoolExecutor(3) as pool:
@@ -375,7 +377,7 @@ def test_megabytes_of_output_do_not_hurt(lam: Any, function: Any) -> None:
     # Given a function that prints 8 MB
     name = function("def handler(e, c):\n    print('x' * 8_000_000)\n    return 'done'\n")
     # When it is invoked, Then it completes and LocalStack keeps serving
-    resp, body, tail = invoke(lam, name)
+    _resp, body, tail = invoke(lam, name)
     assert body == "done"
     assert "REPORT RequestId" in tail
     assert localstack.health_ok(lam.meta.endpoint_url)
@@ -408,7 +410,7 @@ def test_payload_over_6_mb_is_refused(lam: Any, function: Any) -> None:
         lam.invoke(FunctionName=name, Payload=json.dumps({"blob": "x" * 6_500_000}))
     assert err.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
     # And a payload just under the limit works
-    resp, body, _ = invoke(lam, name, {"blob": "x" * 6_000_000})
+    _resp, body, _ = invoke(lam, name, {"blob": "x" * 6_000_000})
     assert body == 6_000_000
 
 

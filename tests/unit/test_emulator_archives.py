@@ -7,7 +7,6 @@ import stat
 import zipfile
 
 import pytest
-
 from fraudops_emulator.archives import unsafe_zip_entries
 
 

@@ -56,7 +56,10 @@ def _set_sys_path() -> None:
 
 def _post(path: str, body: bytes, content_type: str = "application/json") -> None:
     request = urllib.request.Request(
-        f"{RUNTIME_ENDPOINT}{path}", data=body, method="POST", headers={"Content-Type": content_type}
+        f"{RUNTIME_ENDPOINT}{path}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
         resp.read()
@@ -175,7 +178,7 @@ _INVOCATIONS: "queue.Queue[dict]" = queue.Queue()
 
 
 class _InvokeHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         if self.path != "/invoke":
             self.send_error(404)
             return
@@ -190,7 +193,7 @@ class _InvokeHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Silence the per-request access log: stdout belongs to the function's logs."""
 
 
@@ -206,7 +209,9 @@ def _invoke(handler, invocation: dict, timeout_s: float) -> None:  # type: ignor
     _REQUEST_ID_FILTER.request_id = request_id
     os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
     context = LambdaContext(
-        request_id, invocation.get("invoked-function-arn", ""), time.time() * 1000 + timeout_s * 1000
+        request_id,
+        invocation.get("invoked-function-arn", ""),
+        time.time() * 1000 + timeout_s * 1000,
     )
     path, body = f"/invocations/{request_id}/response", b""
     try:
