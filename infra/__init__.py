@@ -1,0 +1,1 @@
+"""The fraudops CDK app: one stack composed of one construct per domain."""

@@ -1,0 +1,1 @@
+"""One construct per domain; the stack only composes them."""

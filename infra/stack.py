@@ -1,0 +1,122 @@
+"""The fraudops stack: composes the domain constructs and publishes what users and tests need.
+
+Environment-agnostic on purpose (no account/region, no look-ups), so the same template deploys
+to LocalStack and to any AWS account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra import constants as c
+from infra.constructs.ingestion import Ingestion
+from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.orchestration import Orchestration
+from infra.constructs.registry import Registry
+from infra.constructs.storage import DataLake
+from infra.nag import acknowledge
+from infra.stage import StageConfig
+
+# Construct id CDK gives its S3 bucket-notifications handler (fixed in aws-cdk-lib).
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+class FraudOpsStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=f"fraudops: serverless card-fraud DataOps+MLOps ({stage.name} stage)",
+            **kwargs,
+        )
+        self.stage_config = stage
+        self.lake = DataLake(self, "DataLake", stage=stage)
+        self.registry = Registry(self, "Registry", stage=stage)
+        self.layers = SharedLayers(self, "Layers")
+        self.ingestion = Ingestion(
+            self,
+            "Ingestion",
+            lake=self.lake,
+            table=self.registry.table,
+            layers=self.layers,
+            stage=stage,
+        )
+        self.orchestration = Orchestration(
+            self, "Orchestration", table=self.registry.table, layers=self.layers, stage=stage
+        )
+        self._outputs()
+        self._nag_suppressions()
+
+    @property
+    def functions(self) -> list[PythonFunction]:
+        return [self.ingestion.batch, self.ingestion.stream_fn, self.orchestration.probe]
+
+    def _outputs(self) -> None:
+        outputs = {
+            c.OUT_STAGE: (self.stage_config.name, "Stage this stack was synthesized for"),
+            c.OUT_DATA_BUCKET: (
+                self.lake.bucket.bucket_name,
+                "Data lake (landing/ curated/ quarantine/)",
+            ),
+            c.OUT_ACCESS_LOGS_BUCKET: (
+                self.lake.access_logs_bucket.bucket_name,
+                "Server access logs of the data lake",
+            ),
+            c.OUT_STREAM_NAME: (self.ingestion.stream.stream_name, "Kinesis transaction stream"),
+            c.OUT_STREAM_ARN: (self.ingestion.stream.stream_arn, "Kinesis transaction stream"),
+            c.OUT_DLQ_URL: (self.ingestion.dlq.queue_url, "On-failure queue of stream ingestion"),
+            c.OUT_DLQ_ARN: (self.ingestion.dlq.queue_arn, "On-failure queue of stream ingestion"),
+            c.OUT_STATE_MACHINE_ARN: (
+                self.orchestration.state_machine.state_machine_arn,
+                "Pipeline probe state machine",
+            ),
+            c.OUT_TABLE_NAME: (self.registry.table.table_name, "Registry / idempotency table"),
+            c.OUT_INGEST_BATCH_FN: (
+                self.ingestion.batch.function.function_name,
+                "S3 landing/ ingestion function",
+            ),
+            c.OUT_INGEST_STREAM_FN: (
+                self.ingestion.stream_fn.function.function_name,
+                "Kinesis ingestion function",
+            ),
+            c.OUT_PIPELINE_PROBE_FN: (
+                self.orchestration.probe.function.function_name,
+                "Function the state machine invokes",
+            ),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description)
+
+    def _nag_suppressions(self) -> None:
+        """Findings that follow from deliberate choices, each acknowledged with its reason."""
+        for fn in self.functions:
+            acknowledge(
+                fn.role,
+                "IAM5",
+                "X-Ray PutTraceSegments/PutTelemetryRecords accept no resource-level "
+                "permissions; '*' is their only valid resource.",
+                "Resource::*",
+            )
+            acknowledge(
+                fn.function,
+                "L1",
+                "python3.12 on purpose: the project, its layers (built for cp312) and the host "
+                "Lambda executor are pinned to 3.12; a runtime bump is one constant, done "
+                "together.",
+            )
+        # CDK's own singleton that writes the bucket's notification configuration.
+        handler = self.node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is not None:
+            acknowledge(
+                handler,
+                "IAM4",
+                "CDK-provided S3 notifications handler: AWSLambdaBasicExecutionRole only lets it "
+                "write its own logs; its role is not ours to shape.",
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole",
+            )

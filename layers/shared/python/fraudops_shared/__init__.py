@@ -1,0 +1,1 @@
+"""Code shared by every fraudops function, shipped as the `shared` Lambda layer."""

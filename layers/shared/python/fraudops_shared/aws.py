@@ -1,0 +1,19 @@
+"""AWS clients, created lazily and reused across warm invocations (and resettable in tests)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+
+
+@cache
+def dynamodb_table(name: str) -> Any:
+    """The boto3 Table resource for `name`; created on first use, not at import."""
+    return boto3.resource("dynamodb").Table(name)
+
+
+def reset() -> None:
+    """Forget cached clients (tests switch endpoints and mocks between cases)."""
+    dynamodb_table.cache_clear()

@@ -1,0 +1,285 @@
+"""The FraudOps stack's template: security settings, wiring and least privilege, one synth."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Token
+from aws_cdk.assertions import Annotations, Match, Template
+from synth_support import our_functions, resources
+
+from infra import constants as c
+from infra.stack import FraudOpsStack
+
+
+def _only(template: Template, cfn_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, cfn_type)
+    assert len(found) == 1, f"expected one {cfn_type}, found {list(found)}"
+    return next(iter(found.items()))
+
+
+def _data_bucket(template: Template) -> tuple[str, dict[str, Any]]:
+    buckets = resources(template, "AWS::S3::Bucket")
+    [(lid, bucket)] = [
+        (k, v) for k, v in buckets.items() if "LoggingConfiguration" in v["Properties"]
+    ]
+    return lid, bucket
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        out.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_bucket_is_encrypted_tls_only_private_and_versioned(template: Template) -> None:
+    # Given the synthesized stack, When its buckets are inspected
+    buckets = resources(template, "AWS::S3::Bucket")
+    # Then each one has SSE, blocks all public access and keeps versions
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    # And each bucket policy denies non-TLS requests and TLS below 1.2
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        denies = [
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+        ]
+        conditions = json.dumps([d["Condition"] for d in denies])
+        assert '"aws:SecureTransport": "false"' in conditions
+        assert '"s3:TlsVersion": 1.2' in conditions
+
+
+def test_data_bucket_logs_to_the_access_log_bucket(template: Template) -> None:
+    # Given the data bucket, Then its server access logs go to the other bucket under a prefix
+    _, bucket = _data_bucket(template)
+    logging = bucket["Properties"]["LoggingConfiguration"]
+    assert logging["LogFilePrefix"] == c.ACCESS_LOGS_PREFIX
+    assert "Ref" in logging["DestinationBucketName"]
+
+
+def test_landing_uploads_notify_the_batch_function(template: Template) -> None:
+    # Given the bucket notifications custom resource
+    _, notifications = _only(template, "Custom::S3BucketNotifications")
+    config = notifications["Properties"]["NotificationConfiguration"]
+    # Then exactly one Lambda notification: ObjectCreated filtered on the landing/ prefix
+    [lambda_config] = config["LambdaFunctionConfigurations"]
+    assert lambda_config["Events"] == ["s3:ObjectCreated:*"]
+    assert lambda_config["Filter"]["Key"]["FilterRules"] == [
+        {"Name": "prefix", "Value": c.LANDING_PREFIX}
+    ]
+    batch_fn = [k for k in our_functions(template) if "IngestBatch" in k]
+    assert lambda_config["LambdaFunctionArn"] == {"Fn::GetAtt": [batch_fn[0], "Arn"]}
+
+
+def test_stream_is_encrypted_and_provisioned(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "ShardCount": c.STREAM_SHARD_COUNT,
+            "RetentionPeriodHours": c.STREAM_RETENTION_HOURS,
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+            "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+        },
+    )
+
+
+def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_sqs(
+    template: Template,
+) -> None:
+    # Given the only event source mapping
+    _, esm = _only(template, "AWS::Lambda::EventSourceMapping")
+    props = esm["Properties"]
+    dlq_id, _ = _only(template, "AWS::SQS::Queue")
+    # Then partial batch responses, bisection, bounded retries and age, on-failure to the DLQ
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["MaximumRetryAttempts"] == c.STREAM_RETRY_ATTEMPTS
+    assert props["MaximumRecordAgeInSeconds"] == c.STREAM_MAX_RECORD_AGE_SECONDS
+    assert props["BatchSize"] == c.STREAM_BATCH_SIZE
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    }
+
+
+def test_dlq_is_encrypted_and_tls_only(template: Template) -> None:
+    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+    _, policy = _only(template, "AWS::SQS::QueuePolicy")
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_state_machine_definition_comes_from_the_asl_file_with_the_probe_arn(
+    template: Template,
+) -> None:
+    # Given the state machine
+    _, sm = _only(template, "AWS::StepFunctions::StateMachine")
+    props = sm["Properties"]
+    # Then its definition is the ASL file's content, with the placeholder left for CloudFormation
+    on_disk = json.loads(c.PIPELINE_PROBE_ASL.read_text())
+    assert json.loads(props["DefinitionString"]) == on_disk
+    placeholder = "${" + c.PROBE_FUNCTION_ARN_PLACEHOLDER + "}"
+    assert on_disk["States"]["RunProbe"]["Parameters"]["FunctionName"] == placeholder
+    # And the substitution is the probe function's ARN
+    probe_id = next(k for k in our_functions(template) if "PipelineProbe" in k)
+    assert props["DefinitionSubstitutions"] == {
+        c.PROBE_FUNCTION_ARN_PLACEHOLDER: {"Fn::GetAtt": [probe_id, "Arn"]}
+    }
+    # And it logs everything to its log group and is traced
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_asl_has_retry_catch_and_choice(template: Template) -> None:
+    states = json.loads(c.PIPELINE_PROBE_ASL.read_text())["States"]
+    task = states["RunProbe"]
+    assert task["Retry"] and task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert {s["Type"] for s in states.values()} >= {"Task", "Choice", "Pass", "Fail"}
+
+
+def test_registry_table_settings(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": c.TABLE_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": c.TABLE_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": c.TABLE_TTL_ATTRIBUTE, "Enabled": True},
+        },
+    )
+
+
+def test_functions_have_both_layers_own_log_group_and_powertools_env(template: Template) -> None:
+    # Given the project's functions
+    functions = our_functions(template)
+    layer_ids = set(resources(template, "AWS::Lambda::LayerVersion"))
+    log_groups = set(resources(template, "AWS::Logs::LogGroup"))
+    assert len(functions) == 3 and len(layer_ids) == 2
+    for fn in functions.values():
+        props = fn["Properties"]
+        # Then each has python3.12 x86_64, both layers, its own explicit log group
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["x86_64"]
+        assert {ref["Ref"] for ref in props["Layers"]} == layer_ids
+        assert props["LoggingConfig"]["LogGroup"]["Ref"] in log_groups
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
+        assert env["POWERTOOLS_SERVICE_NAME"] in {
+            c.FN_INGEST_BATCH,
+            c.FN_INGEST_STREAM,
+            c.FN_PIPELINE_PROBE,
+        }
+        assert "Ref" in env["REGISTRY_TABLE_NAME"]
+
+
+def test_no_node_custom_resources(template: Template) -> None:
+    # Given every function in the template (ours and CDK's), Then none needs Node.js
+    runtimes = {
+        f["Properties"].get("Runtime")
+        for f in resources(template, "AWS::Lambda::Function").values()
+    }
+    assert all(r.startswith("python") for r in runtimes), runtimes
+    assert not resources(template, "Custom::S3AutoDeleteObjects")
+    assert not resources(template, "Custom::LogRetention")
+
+
+def test_iam_has_no_wildcard_actions_and_star_resources_only_where_aws_requires(
+    template: Template,
+) -> None:
+    star_ok_prefixes = ("xray:", "logs:")  # no resource-level permissions exist for these
+    for statement in _statements(template):
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), statement
+        if "*" in _as_list(statement["Resource"]):
+            assert all(a.startswith(star_ok_prefixes) for a in actions), statement
+
+
+def test_each_function_can_do_only_its_job(template: Template) -> None:
+    # Given the data actions each role's policy grants (logs and X-Ray aside)
+    by_policy: dict[str, set[str]] = {}
+    for lid, policy in resources(template, "AWS::IAM::Policy").items():
+        actions = {
+            a
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            for a in _as_list(s["Action"])
+            if not a.startswith(("xray:", "logs:"))
+        }
+        by_policy[lid] = actions
+    batch = next(v for k, v in by_policy.items() if k.startswith("IngestionIngestBatch"))
+    probe = next(v for k, v in by_policy.items() if k.startswith("OrchestrationPipelineProbe"))
+    stream = next(v for k, v in by_policy.items() if k.startswith("IngestionIngestStream"))
+    machine = next(v for k, v in by_policy.items() if k.startswith("OrchestrationStateMachine"))
+    # Then the batch function only puts items, the probe only describes the table
+    assert batch == {"dynamodb:PutItem"}
+    assert probe == {"dynamodb:DescribeTable"}
+    # And the stream function reads the stream, sends to the DLQ and puts items
+    assert "dynamodb:PutItem" in stream and "sqs:SendMessage" in stream
+    assert {a.split(":")[0] for a in stream} == {"dynamodb", "sqs", "kinesis"}
+    # And the state machine only invokes the probe
+    assert machine == {"lambda:InvokeFunction"}
+
+
+def test_outputs_have_stable_keys(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert set(outputs) == {
+        c.OUT_STAGE,
+        c.OUT_DATA_BUCKET,
+        c.OUT_ACCESS_LOGS_BUCKET,
+        c.OUT_STREAM_NAME,
+        c.OUT_STREAM_ARN,
+        c.OUT_DLQ_URL,
+        c.OUT_DLQ_ARN,
+        c.OUT_STATE_MACHINE_ARN,
+        c.OUT_TABLE_NAME,
+        c.OUT_INGEST_BATCH_FN,
+        c.OUT_INGEST_STREAM_FN,
+        c.OUT_PIPELINE_PROBE_FN,
+    }
+    assert outputs[c.OUT_STAGE]["Value"] == "local"
+
+
+def test_stack_is_environment_agnostic(local_synth: tuple[FraudOpsStack, Template]) -> None:
+    # Given the stack, Then account and region are deploy-time values, not synth-time look-ups
+    stack, _ = local_synth
+    assert Token.is_unresolved(stack.account)
+    assert Token.is_unresolved(stack.region)
+
+
+def test_cdk_nag_has_no_findings_and_every_acknowledgment_has_a_reason(
+    local_synth: tuple[FraudOpsStack, Template], template: Template
+) -> None:
+    # Given the synth that ran cdk-nag's AwsSolutions pack (it raises on any finding)
+    stack, _ = local_synth
+    # Then no error annotations remain
+    Annotations.from_stack(stack).has_no_error("*", Match.any_value())
+    # And every acknowledgment written to the template carries a reason
+    acknowledged = [
+        rule
+        for res in template.to_json()["Resources"].values()
+        for rule in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert acknowledged
+    assert all(r["id"].startswith("AwsSolutions-") and len(r["reason"]) > 30 for r in acknowledged)

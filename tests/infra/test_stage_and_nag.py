@@ -1,0 +1,79 @@
+"""The stage switch changes only what it should; cdk-nag really stops a non-compliant synth."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+from synth_support import synth
+
+from infra import constants as c
+from infra.app_factory import build_app, cdk_json_context
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return {
+        stage: dict(synth(tmp_path_factory.mktemp(f"cdk-{stage}"), stage)[1].to_json())
+        for stage in c.STAGES
+    }
+
+
+def _normalized(template: dict[str, Any]) -> dict[str, Any]:
+    """The template without what the stage is allowed to change."""
+    t = copy.deepcopy(template)
+    t.pop("Description", None)
+    t["Outputs"].pop(c.OUT_STAGE)
+    for res in t["Resources"].values():
+        res.pop("DeletionPolicy", None)
+        res.pop("UpdateReplacePolicy", None)
+        env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    return t
+
+
+def test_stages_differ_only_in_retention_and_tracing(templates: dict[str, dict[str, Any]]) -> None:
+    # Given the local and aws templates, When the stage-owned settings are removed
+    # Then nothing else differs: same resources, same properties, same asset hashes
+    assert _normalized(templates["local"]) == _normalized(templates["aws"])
+
+
+def test_local_destroys_data_and_aws_retains_it(templates: dict[str, dict[str, Any]]) -> None:
+    data_types = {"AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Kinesis::Stream"}
+    for stage, expected in (("local", "Delete"), ("aws", "Retain")):
+        for res in templates[stage]["Resources"].values():
+            if res["Type"] in data_types:
+                assert res["DeletionPolicy"] == expected, (stage, res["Type"])
+        assert templates[stage]["Outputs"][c.OUT_STAGE]["Value"] == stage
+
+
+def test_tracer_quiet_only_on_local(templates: dict[str, dict[str, Any]]) -> None:
+    for stage, expected in (("local", "true"), ("aws", "false")):
+        values = {
+            r["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"]
+            for r in templates[stage]["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Environment")
+        }
+        assert values == {expected}
+
+
+def test_unknown_stage_fails_synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(c.STAGE_ENV_VAR, "prod-ish")
+    with pytest.raises(ValueError, match="unknown stage"):
+        build_app(context=cdk_json_context(), outdir=str(tmp_path))
+
+
+def test_cdk_nag_stops_synth_on_an_unacknowledged_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the app plus a queue without TLS enforcement (AwsSolutions-SQS4)
+    monkeypatch.setenv(c.STAGE_ENV_VAR, "local")
+    _, stack = build_app(context=cdk_json_context(), outdir=str(tmp_path))
+    sqs.Queue(stack, "NonCompliant")
+    # When synthesized, Then cdk-nag's findings interrupt synthesis
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS4"):
+        Template.from_stack(stack)
