@@ -68,3 +68,11 @@ def apply_patches() -> None:
             patch()
         except Exception:  # a LocalStack upgrade moved something: say so, keep serving
             LOG.exception("fraudops emulator patch %s failed", patch.__name__)
+
+    # --- CloudFormation custom resources (Custom::*): see fraudops_emulator/cfn_custom.py ---
+    try:
+        from fraudops_emulator.cfn_custom import install_custom_resource_provider
+
+        install_custom_resource_provider()
+    except Exception:
+        LOG.exception("fraudops emulator patch install_custom_resource_provider failed")
