@@ -41,11 +41,20 @@ $(RUNTIME_DIR)/.stamp: requirements/lambda-runtime.txt
 	"$(BASE_PYTHON)" -m pip install -q --no-deps --target $(RUNTIME_DIR)/python -r requirements/lambda-runtime.txt
 	touch $@
 
+# The Kinesis engine LocalStack would npm-install at first use, installed ahead so that a running
+# LocalStack needs no registry; the launcher links it into each state folder.
+KINESIS_LOCAL := .venvs/localstack-libs/kinesis-local/0.5.2
+$(KINESIS_LOCAL)/.stamp: emulator/npm/kinesis-local/package.json emulator/npm/kinesis-local/package-lock.json
+	rm -rf $(KINESIS_LOCAL) && mkdir -p $(KINESIS_LOCAL)
+	cp emulator/npm/kinesis-local/package.json emulator/npm/kinesis-local/package-lock.json $(KINESIS_LOCAL)/
+	cd $(KINESIS_LOCAL) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.stamp $(LS_VENV)/.stamp $(RUNTIME_DIR)/.stamp node_modules/.stamp ## set up everything (idempotent)
+install: $(VENV)/.stamp $(LS_VENV)/.stamp $(RUNTIME_DIR)/.stamp $(KINESIS_LOCAL)/.stamp node_modules/.stamp ## set up everything (idempotent)
 
 # --- LocalStack on the host -------------------------------------------------------------------
 up: install ## start LocalStack on 127.0.0.1:4566 in the background

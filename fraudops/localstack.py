@@ -34,7 +34,7 @@ class LauncherError(RuntimeError):
 def localstack_env(layout: Layout) -> dict[str, str]:
     """The environment LocalStack starts with: nothing inherited but PATH, HOME and locale."""
     state = layout.state_dir
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TERM")}
+    keep = {k: v for k, v in os.environ.items() if _inherited(k)}
     keep.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env = {
         **keep,
@@ -61,6 +61,29 @@ def localstack_env(layout: Layout) -> dict[str, str]:
         if name in os.environ:
             env[name] = os.environ[name]
     return env
+
+
+_INHERITED = {"PATH", "HOME", "LANG", "LC_ALL", "TERM", "TZ", "NODE_EXTRA_CA_CERTS"}
+
+
+def _inherited(name: str) -> bool:
+    """Locale, paths, and the machine's CA and proxy settings (for npm and pip); nothing else,
+    since LocalStack reads many variables as configuration."""
+    upper = name.upper()
+    return name in _INHERITED or upper.endswith(("_CA_BUNDLE", "_PROXY")) or "SSL_CERT" in upper
+
+
+def _link_prebuilt_libs(layout: Layout) -> None:
+    """Point LocalStack's static-libs folder at packages installed by `make install`."""
+    static_libs = layout.state_dir / "fs" / "usr" / "lib" / "localstack"
+    if not layout.localstack_libs.is_dir():
+        return
+    for package in filter(Path.is_dir, layout.localstack_libs.iterdir()):
+        for version in filter(Path.is_dir, package.iterdir()):
+            link = static_libs / package.name / version.name
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(version, target_is_directory=True)
 
 
 @dataclass
@@ -176,6 +199,7 @@ def start(layout: Layout, timeout: float = START_TIMEOUT_S) -> Status:
         )
     for sub in ("fs", "tmp", "logs"):
         (layout.state_dir / sub).mkdir(parents=True, exist_ok=True)
+    _link_prebuilt_libs(layout)
     log = layout.log_file.open("ab")
     started = time.monotonic()
     proc = subprocess.Popen(

@@ -54,6 +54,11 @@ class Layout:
         return self.root / ".venvs" / "lambda-runtime" / "python"
 
     @property
+    def localstack_libs(self) -> Path:
+        """Packages LocalStack would otherwise download at first use (kinesis-local)."""
+        return self.root / ".venvs" / "localstack-libs"
+
+    @property
     def pid_file(self) -> Path:
         return self.state_dir / "localstack.pid"
 

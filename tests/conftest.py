@@ -1,15 +1,26 @@
-"""Shared test configuration: suites are told apart by folder (unit, infra, integration, e2e)."""
+"""Shared test configuration: suites are told apart by folder (unit, infra, integration, e2e).
+
+Integration and end-to-end tests share one LocalStack of their own, started once per session on a
+free port (never 4566) and stopped at the end; its log tail is attached to every failure.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+
+from fraudops import localstack
+from fraudops.paths import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Tests never talk to real AWS: any client a test builds without an endpoint fails fast.
+# Tests never talk to real AWS: clients get test credentials and explicit endpoints.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
@@ -21,3 +32,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in {"unit", "infra", "integration", "e2e"}:
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def ls_layout() -> Iterator[Layout]:
+    port = int(os.environ.get("FRAUDOPS_TEST_PORT") or _free_port())
+    state = Path(tempfile.mkdtemp(prefix="fraudops-test-ls-"))
+    layout = Layout.from_env(port=port, state_dir=state)
+    localstack.start(layout)
+    try:
+        yield layout
+    finally:
+        localstack.stop(layout)
+
+
+@pytest.fixture(scope="session")
+def aws(ls_layout: Layout) -> Callable[..., object]:
+    """A boto3 client factory pointed at the tests' LocalStack."""
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+
+    def client(service: str, **kwargs: object) -> object:
+        return session.client(service, endpoint_url=ls_layout.endpoint, **kwargs)  # type: ignore[call-overload]
+
+    return client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    layout = item.funcargs.get("ls_layout") if hasattr(item, "funcargs") else None
+    if report.failed and layout is not None:
+        report.sections.append(("LocalStack log (tail)", localstack.log_tail(layout, 120)))
