@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from fraudops.clients import REGION, client
 from fraudops.paths import Layout
 
 ACCOUNT = "000000000000"
-REGION = "us-east-1"
 
 # CloudFormation types reported by `fraudops status`, under a readable name.
 RESOURCE_KINDS = {
@@ -109,21 +108,11 @@ def destroy(layout: Layout) -> None:
     )
 
 
-def _client(layout: Layout, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=layout.endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 def _incomplete_resources(layout: Layout, template_file: Path) -> list[str]:
     """LocalStack can exit 0 while it skipped or failed a resource (no provider for a type, a
     failed create): every resource of the synthesized template must be in the stack, complete."""
     template = json.loads(template_file.read_text())
-    cfn = _client(layout, "cloudformation")
+    cfn = client(layout, "cloudformation")
     deployed: dict[str, dict[str, Any]] = {}
     for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name()):
         for res in page["StackResourceSummaries"]:
@@ -145,7 +134,7 @@ def _incomplete_resources(layout: Layout, template_file: Path) -> list[str]:
 
 def stack_resources(layout: Layout) -> dict[str, Any]:
     """Stack status, outputs and physical resource names grouped by kind."""
-    cfn = _client(layout, "cloudformation")
+    cfn = client(layout, "cloudformation")
     name = stack_name()
     try:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]

@@ -10,14 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from fraudops import deploy
+from fraudops.clients import poll
 from fraudops.paths import Layout
 
 
@@ -31,17 +31,6 @@ def stack(ls_layout: Layout) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def outputs(stack: dict[str, Any]) -> dict[str, str]:
     return dict(stack["outputs"])
-
-
-def poll(fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"not reached within {timeout} s (last: {last!r})")
 
 
 def registry_item(aws: Any, outputs: dict[str, str], pk: str) -> list[dict[str, Any]]:
