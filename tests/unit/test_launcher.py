@@ -17,8 +17,15 @@ def layout(tmp_path: Path) -> Layout:
     return Layout.from_env(port=4999, state_dir=tmp_path / "state")
 
 
-def test_environment_has_the_switches_a_docker_less_host_needs(layout: Layout) -> None:
-    # Given a layout on port 4999, When the LocalStack environment is built
+def test_environment_has_the_switches_a_docker_less_host_needs(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a shell with AWS credentials, a CA bundle and an unrelated LocalStack setting
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    monkeypatch.setenv("AWS_PROFILE", "prod")
+    monkeypatch.setenv("SERVICES", "s3")
+    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", "/etc/ssl/extra.pem")
+    # When the LocalStack environment for port 4999 is built
     env = localstack.localstack_env(layout)
     # Then it does not believe it is in a container, binds loopback only and uses our plugins
     assert env["OVERRIDE_IN_DOCKER"] == "0"
@@ -27,7 +34,9 @@ def test_environment_has_the_switches_a_docker_less_host_needs(layout: Layout) -
     assert env["LAMBDA_RUNTIME_EXECUTOR"] == "fraudops-host"
     assert env["PROVIDER_OVERRIDE_DYNAMODB"] == "fraudops"
     assert env["FILESYSTEM_ROOT"].startswith(str(layout.state_dir))
-    assert not any(k.startswith("AWS_") for k in env)
+    # And it inherits the machine's CA settings (npm, pip) but no credentials or other config
+    assert env["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/extra.pem"
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env and "SERVICES" not in env
 
 
 def test_stop_kills_a_process_that_ignores_sigterm(layout: Layout) -> None:
