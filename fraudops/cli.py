@@ -76,6 +76,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(_layout(args))
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from fraudops import ingest
+
+    result = ingest.ingest_file(
+        _layout(args), args.file, args.contract, wait=not args.no_wait, timeout=args.timeout
+    )
+    print(json.dumps(result, indent=2, default=str) if args.json else ingest.summary_line(result))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from fraudops.shared import use_layer_code
+
+    use_layer_code()
+
+    from fraudops_shared import generator
+
+    if args.contract == "creditcard_benchmark":
+        table = generator.generate_creditcard_benchmark(args.rows, seed=args.seed)
+        expected: dict[str, int] = {}
+    else:
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days)
+        table = generator.generate_transactions(
+            args.rows, seed=args.seed, start=start, days=args.days, drift=args.drift
+        )
+        expected = {}
+        if args.bad_rows:
+            table, expected = generator.inject_bad_rows(
+                table, per_kind=args.bad_rows, seed=args.seed
+            )
+    path = generator.write_table(table, args.out, compress=args.gzip)
+    print(
+        f"wrote {table.num_rows} rows to {path}"
+        + (f"; expected rejections {expected}" if expected else "")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudops", description=__doc__)
     parser.add_argument("--port", type=int, help="LocalStack port (default 4566 or FRAUDOPS_PORT)")
@@ -92,6 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo", help="start, deploy and send one event through each trigger"
     ).set_defaults(func=cmd_demo)
+    p = sub.add_parser(
+        "ingest", help="upload a file to landing/<contract>/ and wait for its manifest"
+    )
+    p.add_argument("file")
+    p.add_argument("--contract", required=True)
+    p.add_argument("--no-wait", action="store_true")
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("generate", help="write synthetic data (deterministic by seed)")
+    p.add_argument(
+        "--contract", default="transactions", choices=["transactions", "creditcard_benchmark"]
+    )
+    p.add_argument("--rows", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--drift", type=float, default=0.0, help="0 = none, 1 = strong")
+    p.add_argument("--bad-rows", type=int, default=0, help="spoil N rows per kind of defect")
+    p.add_argument("--gzip", action="store_true")
+    p.add_argument("--out", required=True, help="FILE.csv, FILE.jsonl or FILE.parquet")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -148,10 +148,30 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
             kind = RESOURCE_KINDS.get(res["ResourceType"])
             if kind and res.get("PhysicalResourceId"):
                 grouped[kind].append(res["PhysicalResourceId"])
+    accounting: dict[str, Any] = {}
+    if table := outputs.get("RegistryTableName"):
+        accounting = ingestion_accounts(layout, table)
     return {
         "deployed": True,
         "name": name,
         "status": stack["StackStatus"],
         "outputs": outputs,
         "resources": {k: sorted(v) for k, v in grouped.items() if v},
+        "accounting": accounting,
     }
+
+
+def ingestion_accounts(layout: Layout, table: str) -> dict[str, Any]:
+    """Counters per contract and source, with the zero-loss check
+    ``in_records == curated + quarantined + dead_lettered``."""
+    from fraudops.shared import use_layer_code
+
+    use_layer_code()
+    from fraudops_shared.ledger import read_accounts
+
+    accounts: dict[str, Any] = read_accounts(client(layout, "dynamodb"), table)
+    for sources in accounts.values():
+        for counts in sources.values():
+            out = sum(counts.get(k, 0) for k in ("curated", "quarantined", "dead_lettered"))
+            counts["balanced"] = counts.get("in_records", 0) == out
+    return accounts

@@ -19,6 +19,8 @@ LAYERS_DIR: Final = ROOT / "layers"
 SHARED_LAYER_DIR: Final = LAYERS_DIR / "shared"
 DEPS_LAYER_DIR: Final = LAYERS_DIR / "deps"
 DEPS_REQUIREMENTS: Final = DEPS_LAYER_DIR / "requirements.txt"
+DATA_LAYER_DIR: Final = LAYERS_DIR / "data"
+DATA_REQUIREMENTS: Final = DATA_LAYER_DIR / "requirements.txt"
 STATE_MACHINES_DIR: Final = ROOT / "state_machines"
 PIPELINE_PROBE_ASL: Final = STATE_MACHINES_DIR / "pipeline_probe.asl.json"
 BUNDLING_CACHE_DIR: Final = ROOT / ".cache" / "layers"
@@ -28,6 +30,7 @@ ASSET_EXCLUDES: Final = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 LANDING_PREFIX: Final = "landing/"
 CURATED_PREFIX: Final = "curated/"
 QUARANTINE_PREFIX: Final = "quarantine/"
+MANIFEST_PREFIX: Final = "manifests/"
 ACCESS_LOGS_PREFIX: Final = "data-bucket/"
 NONCURRENT_VERSION_EXPIRY_DAYS: Final = 30
 ACCESS_LOGS_EXPIRY_DAYS: Final = 90
@@ -36,7 +39,9 @@ INCOMPLETE_UPLOAD_EXPIRY_DAYS: Final = 1
 # --- stream ingestion -----------------------------------------------------------------------------
 STREAM_SHARD_COUNT: Final = 1
 STREAM_RETENTION_HOURS: Final = 24
-STREAM_BATCH_SIZE: Final = 100
+# At most 99: a batch's commit is one DynamoDB transaction of its record marks plus the counters
+# item, and a transaction holds at most 100 items (fraudops_shared.ledger.MAX_RECORDS_PER_COMMIT).
+STREAM_BATCH_SIZE: Final = 99
 STREAM_MAX_BATCHING_WINDOW_SECONDS: Final = 1
 STREAM_RETRY_ATTEMPTS: Final = 3
 STREAM_MAX_RECORD_AGE_SECONDS: Final = 3600
@@ -54,11 +59,19 @@ LAMBDA_HANDLER: Final = "app.handler"
 LAMBDA_LOG_RETENTION_DAYS: Final = 14
 LOG_LEVEL: Final = "INFO"
 METRICS_NAMESPACE: Final = "FraudOps"
-INGEST_BATCH_MEMORY_MB: Final = 256
-INGEST_BATCH_TIMEOUT_SECONDS: Final = 30
+# Ingestion imports pandas/pyarrow (data layer). Measured on the host executor (throwaway function
+# with the data layer, awswrangler to_parquet + read_parquet on the data bucket): import 0.38-0.40
+# s (init 0.49-0.53 s), 133 MB RSS after import; peak 242-263 MB for 100k rows x 3 columns and
+# 502-624 MB for 1 M rows. Batch: files are read in blocks but a curated Parquet part is built in
+# memory, so it gets room and, above 1,769 MB, a second vCPU; 15 minutes and 2 GB of /tmp for the
+# downloaded source. Stream: a batch is at most 99 records, 512 MB would hold it; 1,024 MB is for
+# CPU (Lambda's CPU share grows with memory): import and per-batch latency.
+INGEST_BATCH_MEMORY_MB: Final = 2048
+INGEST_BATCH_TIMEOUT_SECONDS: Final = 900
+INGEST_BATCH_EPHEMERAL_STORAGE_MB: Final = 2048
 INGEST_BATCH_ASYNC_RETRIES: Final = 2
 INGEST_BATCH_MAX_EVENT_AGE_SECONDS: Final = 3600
-INGEST_STREAM_MEMORY_MB: Final = 256
+INGEST_STREAM_MEMORY_MB: Final = 1024
 INGEST_STREAM_TIMEOUT_SECONDS: Final = 60
 PIPELINE_PROBE_MEMORY_MB: Final = 128
 PIPELINE_PROBE_TIMEOUT_SECONDS: Final = 10
@@ -67,11 +80,86 @@ PIPELINE_PROBE_TIMEOUT_SECONDS: Final = 10
 FN_INGEST_BATCH: Final = "ingest_batch"
 FN_INGEST_STREAM: Final = "ingest_stream"
 FN_PIPELINE_PROBE: Final = "pipeline_probe"
+FN_DLQ_ACCOUNTING: Final = "dlq_accounting"
+DLQ_ACCOUNTING_MEMORY_MB: Final = 1024
+DLQ_ACCOUNTING_TIMEOUT_SECONDS: Final = 120
+DLQ_ACCOUNTING_BATCH_SIZE: Final = 10
+# a dead-letter message the accounting function failed on this many times moves to the
+# "unaccounted" queue, which is what the dead-letter alarm watches
+DLQ_ACCOUNTING_MAX_RECEIVES: Final = 5
 
-# --- dependencies layer (built with pip on the host, never in Docker) ----------------------------
+# --- layers built with pip on the host, never in Docker ------------------------------------------
 LAYER_PYTHON_VERSION: Final = "3.12"
-LAYER_PLATFORM: Final = "manylinux2014_x86_64"
+# pip accepts a wheel tagged for any listed platform: pyarrow, numpy and pandas are published for
+# manylinux_2_28 only (glibc 2.28); python3.12 on Lambda is Amazon Linux 2023 (glibc 2.34).
+LAYER_PLATFORMS: Final = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 LAYER_IMPLEMENTATION: Final = "cp"
+# Lambda's limit on a function plus all its layers, unzipped: 250 MB (262,144,000 bytes).
+LAMBDA_UNZIPPED_LIMIT_BYTES: Final = 262_144_000
+# What the data layer drops after pip, relative to its python/ folder (glob patterns): test
+# suites, C/C++ and Cython sources and headers, Arrow Flight (RPC; nothing here imports it; the
+# core library does not link it), and copies of libarrow_python* that only the versioned name
+# (the SONAME the extensions link against) is needed under. Saves ~70 MB of ~256 MB.
+DATA_LAYER_TRIM: Final = (
+    "**/tests",
+    "pyarrow/include",
+    "pyarrow/src",
+    "pyarrow/**/*.pyx",
+    "pyarrow/**/*.pxd",
+    "pyarrow/**/*.pxi",
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python*.so",
+    "pyarrow/libarrow_python*.so.*.*.*",
+    "pyarrow/libarrow_python_flight.so*",
+    "pyarrow/_flight.cpython-*.so",
+    "pyarrow/flight.py",
+    "pyarrow/_pyarrow_cpp_tests.cpython-*.so",
+    "numpy/_core/include",
+)
+# Where the data layer comes from: "built" (layers/data/requirements.txt, the same bytes on
+# every stage) or "managed" (AWS's "AWS SDK for pandas" layer; `aws` stage only, LocalStack
+# cannot serve AWS-owned layers). Chosen per stage in infra/stage.py; context key overrides.
+DATA_LAYER_CONTEXT_KEY: Final = "fraudops:data-layer"
+DATA_LAYER_SOURCES: Final = ("built", "managed")
+AWS_SDK_PANDAS_LAYER_ACCOUNT: Final = "336392948345"
+AWS_SDK_PANDAS_LAYER_NAME: Final = "AWSSDKPandas-Python312"
+# Layer versions differ per region and release: look the ARN up for the target region in the
+# AWS SDK for pandas "Lambda Managed Layers" table before choosing "managed".
+AWS_SDK_PANDAS_LAYER_VERSION: Final = 26
+
+# Layers ship bytecode compiled at build time (unchecked-hash .pyc: valid whatever the file times
+# after unzipping). /opt is read-only on Lambda, so without it every cold start compiles pandas,
+# pyarrow and awswrangler again: measured 1.6 s vs 0.6 s import, 178 vs 145 MB RSS. Costs +18 MB.
+LAYER_PRECOMPILE: Final = True
+
+# --- monitoring: the metric contract ingestion emits (Powertools EMF) ----------------------------
+# Every ingestion figure is published in METRICS_NAMESPACE with exactly these two dimensions:
+# `service` (the function folder, Powertools' service name) and `contract` (data contract name).
+METRIC_DIM_SERVICE: Final = "service"
+METRIC_DIM_CONTRACT: Final = "contract"
+METRIC_RECORDS_IN: Final = "RecordsIn"
+METRIC_RECORDS_VALID: Final = "RecordsValid"
+METRIC_RECORDS_REJECTED: Final = "RecordsRejected"
+METRIC_FRESHNESS_LAG: Final = "FreshnessLagSeconds"
+# Contracts watched per ingestion function (layers/shared/.../contracts/<name>.yaml).
+MONITORED_CONTRACTS: Final = ("transactions", "creditcard_benchmark")
+ALARM_PERIOD_SECONDS: Final = 300
+REJECTION_RATE_THRESHOLD_PERCENT: Final = 5.0
+REJECTION_RATE_EVALUATION_PERIODS: Final = 1
+FRESHNESS_LAG_STATISTIC: Final = "p95"
+FRESHNESS_LAG_THRESHOLD_SECONDS: Final = 900
+FRESHNESS_LAG_EVALUATION_PERIODS: Final = 2
+DLQ_DEPTH_THRESHOLD: Final = 0  # any dead letter is an alarm
+DLQ_DEPTH_PERIOD_SECONDS: Final = 60
+ITERATOR_AGE_THRESHOLD_MS: Final = 300_000  # 5 minutes behind the stream's tip
+ITERATOR_AGE_PERIOD_SECONDS: Final = 60
+ITERATOR_AGE_EVALUATION_PERIODS: Final = 3
+DASHBOARD_SUFFIX: Final = "ingestion"
+# Alarm names: "<stack>-<kind>[-<source>-<contract>]".
+ALARM_REJECTION_RATE: Final = "rejection-rate"
+ALARM_FRESHNESS_LAG: Final = "freshness-lag"
+ALARM_DLQ_DEPTH: Final = "stream-dead-letters"
+ALARM_ITERATOR_AGE: Final = "stream-iterator-age"
 
 # --- orchestration --------------------------------------------------------------------------------
 STATE_MACHINE_LOG_RETENTION_DAYS: Final = 14
@@ -85,8 +173,13 @@ OUT_STREAM_NAME: Final = "TransactionStreamName"
 OUT_STREAM_ARN: Final = "TransactionStreamArn"
 OUT_DLQ_URL: Final = "StreamDLQUrl"
 OUT_DLQ_ARN: Final = "StreamDLQArn"
+OUT_UNACCOUNTED_DLQ_URL: Final = "UnaccountedDLQUrl"
+OUT_DLQ_ACCOUNTING_FN: Final = "DeadLetterAccountingFunctionName"
 OUT_STATE_MACHINE_ARN: Final = "PipelineProbeStateMachineArn"
 OUT_TABLE_NAME: Final = "RegistryTableName"
 OUT_INGEST_BATCH_FN: Final = "IngestBatchFunctionName"
 OUT_INGEST_STREAM_FN: Final = "IngestStreamFunctionName"
 OUT_PIPELINE_PROBE_FN: Final = "PipelineProbeFunctionName"
+OUT_DATA_LAYER_ARN: Final = "DataLayerArn"
+OUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+OUT_DASHBOARD_NAME: Final = "DashboardName"

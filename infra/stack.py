@@ -14,6 +14,7 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.orchestration import Orchestration
 from infra.constructs.registry import Registry
 from infra.constructs.storage import DataLake
@@ -37,7 +38,7 @@ class FraudOpsStack(Stack):
         self.stage_config = stage
         self.lake = DataLake(self, "DataLake", stage=stage)
         self.registry = Registry(self, "Registry", stage=stage)
-        self.layers = SharedLayers(self, "Layers")
+        self.layers = SharedLayers(self, "Layers", stage=stage)
         self.ingestion = Ingestion(
             self,
             "Ingestion",
@@ -49,12 +50,18 @@ class FraudOpsStack(Stack):
         self.orchestration = Orchestration(
             self, "Orchestration", table=self.registry.table, layers=self.layers, stage=stage
         )
+        self.monitoring = Monitoring(self, "Monitoring", ingestion=self.ingestion, stage=stage)
         self._outputs()
         self._nag_suppressions()
 
     @property
     def functions(self) -> list[PythonFunction]:
-        return [self.ingestion.batch, self.ingestion.stream_fn, self.orchestration.probe]
+        return [
+            self.ingestion.batch,
+            self.ingestion.stream_fn,
+            self.ingestion.dead_letters,
+            self.orchestration.probe,
+        ]
 
     def _outputs(self) -> None:
         outputs = {
@@ -71,6 +78,14 @@ class FraudOpsStack(Stack):
             c.OUT_STREAM_ARN: (self.ingestion.stream.stream_arn, "Kinesis transaction stream"),
             c.OUT_DLQ_URL: (self.ingestion.dlq.queue_url, "On-failure queue of stream ingestion"),
             c.OUT_DLQ_ARN: (self.ingestion.dlq.queue_arn, "On-failure queue of stream ingestion"),
+            c.OUT_UNACCOUNTED_DLQ_URL: (
+                self.ingestion.unaccounted.queue_url,
+                "Dead-letter messages the accounting function could not handle",
+            ),
+            c.OUT_DLQ_ACCOUNTING_FN: (
+                self.ingestion.dead_letters.function.function_name,
+                "Keeps and counts the records of given-up stream batches",
+            ),
             c.OUT_STATE_MACHINE_ARN: (
                 self.orchestration.state_machine.state_machine_arn,
                 "Pipeline probe state machine",
@@ -87,6 +102,15 @@ class FraudOpsStack(Stack):
             c.OUT_PIPELINE_PROBE_FN: (
                 self.orchestration.probe.function.function_name,
                 "Function the state machine invokes",
+            ),
+            c.OUT_DATA_LAYER_ARN: (
+                self.layers.data.layer_version_arn,
+                f"Data layer of the ingestion functions ({self.layers.data_source})",
+            ),
+            c.OUT_ALARM_TOPIC_ARN: (self.monitoring.topic.topic_arn, "SNS topic of every alarm"),
+            c.OUT_DASHBOARD_NAME: (
+                self.monitoring.dashboard.dashboard_name,
+                "CloudWatch dashboard of ingestion",
             ),
         }
         for key, (value, description) in outputs.items():

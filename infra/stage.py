@@ -7,7 +7,7 @@ Resolution order: env FRAUDOPS_STAGE, then context `fraudops:stage` (cdk.json or
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aws_cdk import RemovalPolicy
 from constructs import Construct
@@ -24,6 +24,11 @@ class StageConfig:
     removal_policy: RemovalPolicy
     # No X-Ray daemon listens on a LocalStack host, so the Powertools Tracer stays quiet there.
     powertools_trace_disabled: bool
+    # Data layer (pandas/pyarrow/awswrangler) of the ingestion functions: "built" from
+    # layers/data/requirements.txt, or "managed" (AWS's AWS SDK for pandas layer, AWS only).
+    # Both stages build it: trimmed and precompiled it fits Lambda's 250 MB with the other
+    # layers, and the same bytes run locally and on AWS. Override: context fraudops:data-layer.
+    data_layer: str = "built"
 
     @property
     def is_local(self) -> bool:
@@ -46,4 +51,19 @@ def stage_name(scope: Construct) -> str:
 
 
 def resolve_stage(scope: Construct) -> StageConfig:
-    return _STAGES[stage_name(scope)]
+    stage = _STAGES[stage_name(scope)]
+    source = scope.node.try_get_context(c.DATA_LAYER_CONTEXT_KEY)
+    if source is None:
+        return stage
+    source = str(source).strip().lower()
+    if source not in c.DATA_LAYER_SOURCES:
+        raise ValueError(
+            f"unknown data layer source {source!r}: set {c.DATA_LAYER_CONTEXT_KEY} to one of "
+            f"{c.DATA_LAYER_SOURCES}"
+        )
+    if source == "managed" and stage.is_local:
+        raise ValueError(
+            "the managed AWS SDK for pandas layer exists only in AWS accounts: LocalStack "
+            "cannot serve it, the local stage always builds the data layer"
+        )
+    return replace(stage, data_layer=source)

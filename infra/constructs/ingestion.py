@@ -1,9 +1,24 @@
-"""Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function."""
+"""Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function.
+
+What each function may do is exactly what fraudops_shared's adapters call (see Registry for the
+table's key design):
+* ingest_batch: read landing/ objects (and their versions); write, and delete its own partial
+  outputs, under curated/, quarantine/, manifests/; registry: PutItem (claim a file), GetItem
+  (read a claim), UpdateItem (complete the claim + ADD the counters, in one transaction),
+  DeleteItem (release a failed claim).
+* ingest_stream: write under curated/, quarantine/, manifests/; registry: PutItem (claim a
+  transaction, commit marks), BatchGetItem (which records are committed), UpdateItem (ADD the
+  counters in the commit transaction).
+TransactWriteItems has no IAM action of its own: each item needs its action (Put/Update).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -17,6 +32,28 @@ from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.storage import DataLake
 from infra.nag import acknowledge
 from infra.stage import StageConfig
+
+BATCH_TABLE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+STREAM_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
+
+
+def grant_objects(
+    fn: PythonFunction, bucket: s3.IBucket, actions: Sequence[str], prefixes: Sequence[str]
+) -> None:
+    """Object actions on keys under the prefixes only (never the whole bucket)."""
+    fn.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=list(actions),
+            resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+        )
+    )
 
 
 class Ingestion(Construct):
@@ -38,25 +75,37 @@ class Ingestion(Construct):
         common_env = {
             "REGISTRY_TABLE_NAME": table.table_name,
             "RECORD_TTL_DAYS": str(c.RECORD_TTL_DAYS),
+            # zones (fraudops_shared.adapters reads these names)
+            "DATA_BUCKET": lake.bucket.bucket_name,
+            "LANDING_PREFIX": lake.landing_prefix,
+            "CURATED_PREFIX": lake.curated_prefix,
+            "QUARANTINE_PREFIX": lake.quarantine_prefix,
+            "MANIFEST_PREFIX": lake.manifest_prefix,
         }
+        outputs = (lake.curated_prefix, lake.quarantine_prefix, lake.manifest_prefix)
 
         # --- batch: S3 landing zone ------------------------------------------------------------
         self.batch = PythonFunction(
             self,
             "IngestBatch",
             folder=c.FN_INGEST_BATCH,
-            description="Records each object landing under landing/ in the registry table",
+            description="Validates each landing/ file: curated Parquet, quarantine, manifest",
             memory_mb=c.INGEST_BATCH_MEMORY_MB,
             timeout_seconds=c.INGEST_BATCH_TIMEOUT_SECONDS,
+            ephemeral_storage_mb=c.INGEST_BATCH_EPHEMERAL_STORAGE_MB,
             layers=layers,
+            data_layer=True,
             stage=stage,
-            environment={**common_env, "LANDING_PREFIX": lake.landing_prefix},
+            environment=common_env,
         )
         self.batch.function.configure_async_invoke(
             retry_attempts=c.INGEST_BATCH_ASYNC_RETRIES,
             max_event_age=Duration.seconds(c.INGEST_BATCH_MAX_EVENT_AGE_SECONDS),
         )
-        table.grant(self.batch.function, "dynamodb:PutItem")
+        table.grant(self.batch.function, *BATCH_TABLE_ACTIONS)
+        grant_objects(self.batch, lake.bucket, READ_OBJECT_ACTIONS, [lake.landing_prefix])
+        grant_objects(self.batch, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
+        grant_objects(self.batch, lake.bucket, ["s3:DeleteObject"], outputs)
         lake.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.LambdaDestination(self.batch.function),
@@ -76,33 +125,48 @@ class Ingestion(Construct):
             removal_policy=stage.removal_policy,
         )
         # Failure records carry only shard/sequence pointers, no payload: SQS-managed SSE is
-        # enough, and no key grant is needed to read them.
-        self.dlq = sqs.Queue(
+        # enough, and no key grant is needed to read them. Messages the accounting function
+        # cannot handle move on to the "unaccounted" queue (the one the alarm watches).
+        self.unaccounted = sqs.Queue(
             self,
-            "StreamDLQ",
+            "UnaccountedDLQ",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
             removal_policy=stage.removal_policy,
         )
         acknowledge(
-            self.dlq,
+            self.unaccounted,
             "SQS3",
-            "This queue is itself the dead-letter store: the Kinesis event source mapping's "
-            "on-failure destination. A DLQ behind it would only move the same pointers again.",
+            "This queue is the end of the dead-letter chain: dead-letter messages the accounting "
+            "function failed on. A DLQ behind it would only move the same pointers again.",
+        )
+        self.dlq = sqs.Queue(
+            self,
+            "StreamDLQ",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
+            visibility_timeout=Duration.seconds(6 * c.DLQ_ACCOUNTING_TIMEOUT_SECONDS),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.unaccounted, max_receive_count=c.DLQ_ACCOUNTING_MAX_RECEIVES
+            ),
+            removal_policy=stage.removal_policy,
         )
         self.stream_fn = PythonFunction(
             self,
             "IngestStream",
             folder=c.FN_INGEST_STREAM,
-            description="Writes each valid Kinesis transaction once; reports the invalid ones",
+            description="Curates each valid Kinesis transaction once; quarantines the others",
             memory_mb=c.INGEST_STREAM_MEMORY_MB,
             timeout_seconds=c.INGEST_STREAM_TIMEOUT_SECONDS,
             layers=layers,
+            data_layer=True,
             stage=stage,
             environment=common_env,
         )
-        table.grant(self.stream_fn.function, "dynamodb:PutItem")
+        table.grant(self.stream_fn.function, *STREAM_TABLE_ACTIONS)
+        grant_objects(self.stream_fn, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
         self.stream_fn.function.add_event_source(
             sources.KinesisEventSource(
                 self.stream,
@@ -117,3 +181,42 @@ class Ingestion(Construct):
                 on_failure=sources.SqsDlq(self.dlq),
             )
         )
+        # --- dead letters: read the given-up records back from the shard, keep and count them
+        self.dead_letters = PythonFunction(
+            self,
+            "DeadLetterAccounting",
+            folder=c.FN_DLQ_ACCOUNTING,
+            description="Keeps and counts the records of given-up stream batches",
+            memory_mb=c.DLQ_ACCOUNTING_MEMORY_MB,
+            timeout_seconds=c.DLQ_ACCOUNTING_TIMEOUT_SECONDS,
+            layers=layers,
+            data_layer=True,
+            stage=stage,
+            environment=common_env,
+        )
+        table.grant(self.dead_letters.function, *STREAM_TABLE_ACTIONS)
+        self.stream.grant_read(self.dead_letters.function)
+        dlq_outputs = (lake.quarantine_prefix, lake.manifest_prefix)
+        grant_objects(self.dead_letters, lake.bucket, WRITE_OBJECT_ACTIONS, dlq_outputs)
+        self.dead_letters.function.add_event_source(
+            sources.SqsEventSource(
+                self.dlq,
+                batch_size=c.DLQ_ACCOUNTING_BATCH_SIZE,
+                report_batch_item_failures=True,
+            )
+        )
+
+        bucket_id = Stack.of(self).get_logical_id(lake.bucket.node.default_child)  # type: ignore[arg-type]
+        for fn, prefixes in (
+            (self.batch, (lake.landing_prefix, *outputs)),
+            (self.stream_fn, outputs),
+            (self.dead_letters, dlq_outputs),
+        ):
+            acknowledge(
+                fn.role,
+                "IAM5",
+                "Object-level actions on keys under one zone prefix of the data bucket "
+                "(landing/, curated/, quarantine/, manifests/): object keys are unknown until "
+                "run time, and the prefix is the narrowest valid resource.",
+                *(f"Resource::<{bucket_id}.Arn>/{p}*" for p in prefixes),
+            )

@@ -1,18 +1,19 @@
-"""Lambda building blocks: the two layers every function gets, and a function with its own log
-group and role, so each function's permissions are only what its construct grants it."""
+"""Lambda building blocks: the layers (two every function gets, the data layer only ingestion
+gets), and a function with its own log group and role, so each function's permissions are only
+what its construct grants it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
-from infra.bundling import deps_layer_code
+from infra.bundling import data_layer_code, deps_layer_code
 from infra.stage import StageConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -39,12 +40,22 @@ def log_retention(days: int) -> logs.RetentionDays:
         ) from None
 
 
+def managed_pandas_layer_arn() -> str:
+    """AWS's "AWS SDK for pandas" layer in the deploying region (resolved by CloudFormation)."""
+    return (
+        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{c.AWS_SDK_PANDAS_LAYER_ACCOUNT}:layer:"
+        f"{c.AWS_SDK_PANDAS_LAYER_NAME}:{c.AWS_SDK_PANDAS_LAYER_VERSION}"
+    )
+
+
 class SharedLayers(Construct):
     """`shared`: fraudops_shared (Powertools setup, domain code). `deps`: third-party packages
-    the runtime lacks (Powertools), built with the host's pip, no Docker. Code, not data: old
+    the runtime and the shared layer need (Powertools, PyYAML). `data`: awswrangler, pandas,
+    pyarrow, numpy for the ingestion functions only, built (trimmed) or AWS's managed layer as
+    the stage says. Built layers come from the host's pip, no Docker. Code, not data: old
     versions are deleted on every stage."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig) -> None:
         super().__init__(scope, construct_id)
         self.shared = lambda_.LayerVersion(
             self,
@@ -60,17 +71,39 @@ class SharedLayers(Construct):
             code=deps_layer_code(),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description="Third-party packages: aws-lambda-powertools and its closure",
+            description="Third-party packages: aws-lambda-powertools, PyYAML and their closure",
         )
+        self.data_source = stage.data_layer
+        self.data: lambda_.ILayerVersion
+        if stage.data_layer == "managed":
+            self.data = lambda_.LayerVersion.from_layer_version_arn(
+                self, "Data", managed_pandas_layer_arn()
+            )
+        else:
+            self.data = lambda_.LayerVersion(
+                self,
+                "Data",
+                code=data_layer_code(),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description="Dataframes for ingestion: awswrangler, pandas, pyarrow, numpy",
+            )
 
     @property
     def all(self) -> list[lambda_.ILayerVersion]:
+        """What every function gets."""
         return [self.deps, self.shared]
+
+    @property
+    def with_data(self) -> list[lambda_.ILayerVersion]:
+        """Ingestion: the data layer first, so deps (then shared) win any file both carry."""
+        return [self.data, self.deps, self.shared]
 
 
 class PythonFunction(Construct):
-    """A thin handler from `functions/<folder>/app.py` with both layers, an explicit log group
-    (no Node.js log-retention custom resource) and a role that starts with only log writes."""
+    """A thin handler from `functions/<folder>/app.py` with the deps and shared layers (and the
+    data layer when `data_layer`), an explicit log group (no Node.js log-retention custom
+    resource) and a role that starts with only log writes."""
 
     def __init__(
         self,
@@ -84,6 +117,8 @@ class PythonFunction(Construct):
         layers: SharedLayers,
         stage: StageConfig,
         environment: Mapping[str, str] | None = None,
+        data_layer: bool = False,
+        ephemeral_storage_mb: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -118,7 +153,10 @@ class PythonFunction(Construct):
             description=description,
             memory_size=memory_mb,
             timeout=Duration.seconds(timeout_seconds),
-            layers=layers.all,
+            layers=layers.with_data if data_layer else layers.all,
+            ephemeral_storage_size=(
+                Size.mebibytes(ephemeral_storage_mb) if ephemeral_storage_mb else None
+            ),
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

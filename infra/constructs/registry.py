@@ -1,4 +1,31 @@
-"""The registry table: model registry later, idempotency store of ingestion now."""
+"""The registry table: model registry later; idempotency store and ledger of ingestion now.
+
+Single-table key design (`pk` / `sk`, both strings). Each item kind has its own `pk` prefix, so
+kinds never collide and a future `dynamodb:LeadingKeys` condition can fence each function in:
+
+* file claim — `FILE#<sha256>` / `CLAIM#<contract>`, ingest_batch: PutItem (conditional claim),
+  GetItem (read a claim), UpdateItem (complete it, in the transaction that adds the counters),
+  DeleteItem (release a failed claim);
+* transaction claim — `TXN#<contract>#<unique key>` / `CLAIM`, ingest_stream: PutItem, first
+  writer wins (a second delivery is quarantined as a duplicate);
+* commit mark — `SEQ#<shard>:<sequence>` / `COMMITTED`, ingest_stream and the dead-letter path:
+  PutItem in the commit transaction, BatchGetItem to skip committed records; TTL `expires_at`
+  (8 days, longer than the stream can re-deliver);
+* accounting — `ACCOUNT#<contract>#<source>` / `COUNTS`, both: UpdateItem `ADD` only, inside the
+  same transaction that commits the outputs;
+* arrival (the first handlers', being replaced) — `OBJECT#<bucket>/<key>`, `TXN#<id>`: PutItem.
+
+Accounting: `source` is `s3` (batch) or `kinesis` (stream); counters are numbers, created by the
+first `ADD`: `in_records`, `curated`, `quarantined`, `dead_lettered`. Invariant, per item:
+`in_records == curated + quarantined + dead_lettered`. Counters only ever change inside the
+transaction that also marks their inputs done (file claim completed, Kinesis records marked
+committed), so a retry cannot count twice; reading them all is one Scan of `ACCOUNT#` items
+(`fraudops status`), or a GetItem per contract and source. Why here and not in a table of its
+own: the counters move in the same transaction as the claims and commit marks; a transaction
+could span two tables, but one table keeps grants, backups (PITR) and the key scheme in one
+place, and the items are few (contracts x sources). A hot counter item takes ~1,000 writes/s:
+one commit per stream batch or file, far below that.
+"""
 
 from __future__ import annotations
 

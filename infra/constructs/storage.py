@@ -1,4 +1,5 @@
-"""The data lake: one bucket with landing/, curated/ and quarantine/ zones, plus its access logs."""
+"""The data lake: one bucket with landing/, curated/, quarantine/ and manifests/ zones, plus its
+access logs."""
 
 from __future__ import annotations
 
@@ -68,3 +69,4 @@ class DataLake(Construct):
         self.landing_prefix = c.LANDING_PREFIX
         self.curated_prefix = c.CURATED_PREFIX
         self.quarantine_prefix = c.QUARANTINE_PREFIX
+        self.manifest_prefix = c.MANIFEST_PREFIX

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
+import pytest
 from aws_cdk import Token
 from aws_cdk.assertions import Annotations, Match, Template
 from synth_support import our_functions, resources
@@ -103,10 +105,11 @@ def test_stream_is_encrypted_and_provisioned(template: Template) -> None:
 def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_sqs(
     template: Template,
 ) -> None:
-    # Given the only event source mapping
-    _, esm = _only(template, "AWS::Lambda::EventSourceMapping")
+    # Given the stream's event source mapping
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping")
+    esm = next(v for k, v in mappings.items() if "KinesisEventSource" in k)
     props = esm["Properties"]
-    dlq_id, _ = _only(template, "AWS::SQS::Queue")
+    dlq_id = next(k for k in resources(template, "AWS::SQS::Queue") if "StreamDLQ" in k)
     # Then partial batch responses, bisection, bounded retries and age, on-failure to the DLQ
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
@@ -119,11 +122,31 @@ def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_s
 
 
 def test_dlq_is_encrypted_and_tls_only(template: Template) -> None:
-    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
-    _, policy = _only(template, "AWS::SQS::QueuePolicy")
-    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    queues = resources(template, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
+    for policy in resources(template, "AWS::SQS::QueuePolicy").values():
+        [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_dead_letters_are_drained_by_the_accounting_function(template: Template) -> None:
+    # Given the SQS mapping of the dead-letter accounting function
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping")
+    sqs_esm = next(v for k, v in mappings.items() if "SqsEventSource" in k)["Properties"]
+    queues = resources(template, "AWS::SQS::Queue")
+    dlq_id = next(k for k in queues if "StreamDLQ" in k)
+    unaccounted_id = next(k for k in queues if "Unaccounted" in k)
+    # Then it reads the stream's DLQ with partial batch responses, and what it cannot handle
+    # moves on to the unaccounted queue
+    assert sqs_esm["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert sqs_esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    redrive = queues[dlq_id]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [unaccounted_id, "Arn"]}
+    assert redrive["maxReceiveCount"] == c.DLQ_ACCOUNTING_MAX_RECEIVES
+    # And the visibility timeout outlasts the function
+    assert queues[dlq_id]["Properties"]["VisibilityTimeout"] >= c.DLQ_ACCOUNTING_TIMEOUT_SECONDS
 
 
 def test_state_machine_definition_comes_from_the_asl_file_with_the_probe_arn(
@@ -170,28 +193,77 @@ def test_registry_table_settings(template: Template) -> None:
     )
 
 
-def test_functions_have_both_layers_own_log_group_and_powertools_env(template: Template) -> None:
-    # Given the project's functions
+def _layer_ids(template: Template) -> dict[str, str]:
+    """Layer logical ids by role: deps, shared, data (from the construct path in the id)."""
+    ids = set(resources(template, "AWS::Lambda::LayerVersion"))
+    return {
+        role: next(i for i in ids if i.startswith(f"Layers{role.title()}"))
+        for role in ("deps", "shared", "data")
+    }
+
+
+def test_functions_have_their_layers_own_log_group_and_powertools_env(template: Template) -> None:
+    # Given the project's functions and the three layers
     functions = our_functions(template)
-    layer_ids = set(resources(template, "AWS::Lambda::LayerVersion"))
+    layers = _layer_ids(template)
     log_groups = set(resources(template, "AWS::Logs::LogGroup"))
-    assert len(functions) == 3 and len(layer_ids) == 2
-    for fn in functions.values():
+    assert len(functions) == 4 and len(resources(template, "AWS::Lambda::LayerVersion")) == 3
+    for lid, fn in functions.items():
         props = fn["Properties"]
-        # Then each has python3.12 x86_64, both layers, its own explicit log group
+        # Then each has python3.12 x86_64, its own explicit log group, tracing
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["x86_64"]
-        assert {ref["Ref"] for ref in props["Layers"]} == layer_ids
         assert props["LoggingConfig"]["LogGroup"]["Ref"] in log_groups
         assert props["TracingConfig"] == {"Mode": "Active"}
+        # And the data layer (pandas/pyarrow) only on the ingestion functions, first in order
+        got = [ref["Ref"] for ref in props["Layers"]]
+        if lid.startswith("Ingestion"):
+            assert got == [layers["data"], layers["deps"], layers["shared"]], lid
+        else:
+            assert got == [layers["deps"], layers["shared"]], lid
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
         assert env["POWERTOOLS_SERVICE_NAME"] in {
             c.FN_INGEST_BATCH,
             c.FN_INGEST_STREAM,
+            c.FN_DLQ_ACCOUNTING,
             c.FN_PIPELINE_PROBE,
         }
         assert "Ref" in env["REGISTRY_TABLE_NAME"]
+
+
+def test_ingestion_sizes_come_from_constants(template: Template) -> None:
+    functions = our_functions(template)
+    batch = next(v for k, v in functions.items() if k.startswith("IngestionIngestBatch"))
+    stream = next(v for k, v in functions.items() if k.startswith("IngestionIngestStream"))
+    probe = next(v for k, v in functions.items() if k.startswith("OrchestrationPipelineProbe"))
+    assert batch["Properties"]["MemorySize"] == c.INGEST_BATCH_MEMORY_MB == 2048
+    assert batch["Properties"]["Timeout"] == c.INGEST_BATCH_TIMEOUT_SECONDS == 900
+    assert batch["Properties"]["EphemeralStorage"] == {"Size": c.INGEST_BATCH_EPHEMERAL_STORAGE_MB}
+    assert stream["Properties"]["MemorySize"] == c.INGEST_STREAM_MEMORY_MB
+    assert stream["Properties"]["Timeout"] == c.INGEST_STREAM_TIMEOUT_SECONDS
+    assert "EphemeralStorage" not in stream["Properties"]
+    assert probe["Properties"]["MemorySize"] == c.PIPELINE_PROBE_MEMORY_MB
+
+
+def test_ingestion_functions_know_the_zones(template: Template) -> None:
+    # The names fraudops_shared.adapters reads: bucket and every zone prefix
+    for lid, fn in our_functions(template).items():
+        if not lid.startswith("Ingestion"):
+            continue
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert env["DATA_BUCKET"] == {"Ref": _data_bucket(template)[0]}
+        assert env["LANDING_PREFIX"] == c.LANDING_PREFIX
+        assert env["CURATED_PREFIX"] == c.CURATED_PREFIX
+        assert env["QUARANTINE_PREFIX"] == c.QUARANTINE_PREFIX
+        assert env["MANIFEST_PREFIX"] == c.MANIFEST_PREFIX
+
+
+def test_stream_batch_fits_one_ledger_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch's commit is one DynamoDB transaction: its record marks plus the counters item
+    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
+    ledger = importlib.import_module("fraudops_shared.ledger")
+    assert c.STREAM_BATCH_SIZE <= ledger.MAX_RECORDS_PER_COMMIT
 
 
 def test_no_node_custom_resources(template: Template) -> None:
@@ -217,29 +289,79 @@ def test_iam_has_no_wildcard_actions_and_star_resources_only_where_aws_requires(
             assert all(a.startswith(star_ok_prefixes) for a in actions), statement
 
 
-def test_each_function_can_do_only_its_job(template: Template) -> None:
-    # Given the data actions each role's policy grants (logs and X-Ray aside)
-    by_policy: dict[str, set[str]] = {}
+def _grants(template: Template) -> dict[str, list[dict[str, Any]]]:
+    """Each role policy's statements, logs and X-Ray aside, by policy logical id."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for lid, policy in resources(template, "AWS::IAM::Policy").items():
-        actions = {
-            a
+        out[lid] = [
+            s
             for s in policy["Properties"]["PolicyDocument"]["Statement"]
-            for a in _as_list(s["Action"])
-            if not a.startswith(("xray:", "logs:"))
-        }
-        by_policy[lid] = actions
-    batch = next(v for k, v in by_policy.items() if k.startswith("IngestionIngestBatch"))
-    probe = next(v for k, v in by_policy.items() if k.startswith("OrchestrationPipelineProbe"))
-    stream = next(v for k, v in by_policy.items() if k.startswith("IngestionIngestStream"))
-    machine = next(v for k, v in by_policy.items() if k.startswith("OrchestrationStateMachine"))
-    # Then the batch function only puts items, the probe only describes the table
-    assert batch == {"dynamodb:PutItem"}
-    assert probe == {"dynamodb:DescribeTable"}
-    # And the stream function reads the stream, sends to the DLQ and puts items
-    assert "dynamodb:PutItem" in stream and "sqs:SendMessage" in stream
-    assert {a.split(":")[0] for a in stream} == {"dynamodb", "sqs", "kinesis"}
-    # And the state machine only invokes the probe
-    assert machine == {"lambda:InvokeFunction"}
+            if not all(a.startswith(("xray:", "logs:")) for a in _as_list(s["Action"]))
+        ]
+    return out
+
+
+def _actions(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
+    return {a for s in statements for a in _as_list(s["Action"]) if a.startswith(prefix)}
+
+
+def _object_resources(statements: list[dict[str, Any]], action: str) -> set[str]:
+    """The key patterns (after the bucket ARN) an S3 object action is granted on."""
+    out: set[str] = set()
+    for s in statements:
+        if action in _as_list(s["Action"]):
+            for res in _as_list(s["Resource"]):
+                parts = res["Fn::Join"][1]
+                out.add(parts[-1])
+    return out
+
+
+def test_each_function_can_do_only_its_job(template: Template) -> None:
+    by_policy = _grants(template)
+
+    def policy(prefix: str) -> list[dict[str, Any]]:
+        return next(v for k, v in by_policy.items() if k.startswith(prefix))
+
+    batch = policy("IngestionIngestBatch")
+    stream = policy("IngestionIngestStream")
+    probe = policy("OrchestrationPipelineProbe")
+    machine = policy("OrchestrationStateMachine")
+    # Then the batch function: the registry calls of its adapters, nothing else of DynamoDB
+    assert _actions(batch, "dynamodb:") == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    # And it reads landing/ only, writes and cleans up only its output zones
+    assert _actions(batch, "s3:") == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+    }
+    outputs = {"/" + p + "*" for p in (c.CURATED_PREFIX, c.QUARANTINE_PREFIX, c.MANIFEST_PREFIX)}
+    assert _object_resources(batch, "s3:GetObject") == {"/" + c.LANDING_PREFIX + "*"}
+    assert _object_resources(batch, "s3:PutObject") == outputs
+    assert _object_resources(batch, "s3:DeleteObject") == outputs
+    assert {a.split(":")[0] for a in _actions(batch)} == {"dynamodb", "s3"}
+    # And the stream function: claims, commit marks, counters; writes outputs; its ESM's needs
+    assert _actions(stream, "dynamodb:") == {
+        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+    }
+    assert _actions(stream, "s3:") == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert _object_resources(stream, "s3:PutObject") == outputs
+    assert "sqs:SendMessage" in _actions(stream)
+    assert {a.split(":")[0] for a in _actions(stream)} == {"dynamodb", "sqs", "kinesis", "s3"}
+    # And no Query/Scan anywhere: counters are read by key
+    for statements in by_policy.values():
+        assert not _actions(statements) & {"dynamodb:Query", "dynamodb:Scan"}
+    # And the probe only describes the table, the state machine only invokes the probe
+    assert _actions(probe) == {"dynamodb:DescribeTable"}
+    assert _actions(machine) == {"lambda:InvokeFunction"}
 
 
 def test_outputs_have_stable_keys(template: Template) -> None:
@@ -252,11 +374,16 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_STREAM_ARN,
         c.OUT_DLQ_URL,
         c.OUT_DLQ_ARN,
+        c.OUT_UNACCOUNTED_DLQ_URL,
+        c.OUT_DLQ_ACCOUNTING_FN,
         c.OUT_STATE_MACHINE_ARN,
         c.OUT_TABLE_NAME,
         c.OUT_INGEST_BATCH_FN,
         c.OUT_INGEST_STREAM_FN,
         c.OUT_PIPELINE_PROBE_FN,
+        c.OUT_DATA_LAYER_ARN,
+        c.OUT_ALARM_TOPIC_ARN,
+        c.OUT_DASHBOARD_NAME,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
-from fraudops_shared import ingestion
 from unit_support import FakeLambdaContext, all_items, load_handler
 
 
@@ -77,55 +77,86 @@ def kinesis_event(*payloads: bytes) -> dict[str, Any]:
     }
 
 
-def test_batch_handler_records_each_landing_object_once(
-    ingest_batch: ModuleType, table: Any, lambda_context: FakeLambdaContext
+@pytest.fixture
+def lake(table: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The data bucket in moto (inside the table fixture's mock), named by DATA_BUCKET."""
+    import boto3
+
+    monkeypatch.setenv("DATA_BUCKET", "lake")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake")
+    return s3
+
+
+def keys(s3: Any, prefix: str) -> list[str]:
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix=prefix).get("Contents", [])
+    )
+
+
+def good_txn(txn_id: str) -> bytes:
+    return json.dumps(
+        {
+            "transaction_id": txn_id,
+            "event_time": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "card_id": "card_1",
+            "customer_id": "cus_1",
+            "merchant_id": "m_1",
+            "mcc": "0742",
+            "amount": 12.5,
+            "currency": "EUR",
+            "country": "DE",
+            "merchant_country": "DE",
+            "channel": "pos",
+            "entry_mode": "chip",
+            "card_present": True,
+        }
+    ).encode()
+
+
+def test_stream_handler_curates_quarantines_and_counts(
+    ingest_stream: ModuleType, table: Any, lake: Any, lambda_context: FakeLambdaContext
 ) -> None:
-    # Given an S3 event for two landing objects
-    event = s3_event("landing/transactions/a.csv", "landing/chargebacks/b.csv")
-    # When delivered twice
-    first = ingest_batch.handler(event, lambda_context)
-    second = ingest_batch.handler(event, lambda_context)
-    # Then two arrivals are recorded once each, with their contracts
-    assert first == {"recorded": 2, "duplicates": 0}
-    assert second == {"recorded": 0, "duplicates": 2}
-    assert {i["contract"] for i in all_items(table)} == {"transactions", "chargebacks"}
-
-
-def test_batch_handler_fails_loudly_on_a_key_without_contract(
-    ingest_batch: ModuleType, table: Any, lambda_context: FakeLambdaContext
-) -> None:
-    # Given an object directly under landing/, When handled, Then the invocation fails
-    with pytest.raises(ingestion.InvalidObjectKeyError):
-        ingest_batch.handler(s3_event("landing/orphan.csv"), lambda_context)
-    assert all_items(table) == []
-
-
-def test_stream_handler_reports_only_the_bad_records(
-    ingest_stream: ModuleType, table: Any, lambda_context: FakeLambdaContext
-) -> None:
-    # Given a batch: one good transaction, one non-JSON record, one without transaction_id
+    # Given a batch: a good transaction, a non-JSON record, one without transaction_id, and the
+    # good transaction again (a producer retry)
     event = kinesis_event(
-        json.dumps({"transaction_id": "t-1", "amount": 9.99}).encode(),
-        b"{broken",
-        json.dumps({"amount": 1}).encode(),
+        good_txn("t-1"), b"{broken", json.dumps({"amount": 1}).encode(), good_txn("t-1")
     )
     # When handled
     response = ingest_stream.handler(event, lambda_context)
-    # Then the two bad sequence numbers are reported and the good one is stored
-    assert response == {"batchItemFailures": [{"itemIdentifier": "101"}, {"itemIdentifier": "102"}]}
-    [item] = all_items(table)
-    assert item["transaction_id"] == "t-1" and item["sequence_number"] == "100"
+    # Then no record fails (bad data is quarantined, not retried)
+    assert response == {"batchItemFailures": []}
+    # And one Parquet micro-batch holds the good row, with the mcc's leading zero kept
+    (curated,) = keys(lake, "curated/transactions/")
+    import awswrangler as wr
+
+    frame = wr.s3.read_parquet(f"s3://lake/{curated}")
+    assert frame["transaction_id"].tolist() == ["t-1"] and frame["mcc"].tolist() == ["0742"]
+    # And the three others are quarantined with their reasons, and counted
+    (quarantine,) = keys(lake, "quarantine/transactions/stream/")
+    lines = [
+        json.loads(x)
+        for x in lake.get_object(Bucket="lake", Key=quarantine)["Body"].read().splitlines()
+    ]
+    assert sorted(r["rules"][0] for r in lines) == [
+        "duplicate_key",
+        "malformed_json",
+        "not_null:transaction_id",
+    ]
+    counts = next(i for i in all_items(table) if i["pk"] == "ACCOUNT#transactions#kinesis")
+    assert (counts["in_records"], counts["curated"], counts["quarantined"]) == (4, 1, 3)
 
 
-def test_stream_handler_replay_is_idempotent(
-    ingest_stream: ModuleType, table: Any, lambda_context: FakeLambdaContext
+def test_stream_handler_replay_changes_nothing(
+    ingest_stream: ModuleType, table: Any, lake: Any, lambda_context: FakeLambdaContext
 ) -> None:
-    # Given a good record delivered twice (bisection or retry replays it)
-    event = kinesis_event(json.dumps({"transaction_id": "t-2"}).encode())
-    # When handled twice, Then no failures and a single item
+    # Given a batch handled once
+    event = kinesis_event(good_txn("t-2"), b"nope")
     assert ingest_stream.handler(event, lambda_context) == {"batchItemFailures": []}
+    before = (keys(lake, ""), all_items(table))
+    # When the same batch is delivered again, Then no new objects and the same counts
     assert ingest_stream.handler(event, lambda_context) == {"batchItemFailures": []}
-    assert len(all_items(table)) == 1
+    assert (keys(lake, ""), all_items(table)) == before
 
 
 def test_probe_reports_a_healthy_active_table(

@@ -6,8 +6,39 @@ POWERTOOLS_METRICS_NAMESPACE, set per function by the stack.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def emit_ingest_metrics(
+    contract: str,
+    *,
+    rows_in: int,
+    valid: int,
+    rejected: int,
+    rule_counts: dict[str, int],
+    max_event_time: datetime | None,
+    now: datetime,
+    extra: dict[str, int] | None = None,
+) -> None:
+    """Per-contract figures as their own EMF document (dimension ``contract``), the same for the
+    batch and the stream path, so one alarm covers both."""
+    per_contract = EphemeralMetrics()
+    per_contract.add_dimension(name="contract", value=contract)
+    per_contract.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=rows_in)
+    per_contract.add_metric(name="RecordsValid", unit=MetricUnit.Count, value=valid)
+    per_contract.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=rejected)
+    for name, count in (extra or {}).items():
+        per_contract.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    for rule, count in rule_counts.items():
+        per_contract.add_metric(name=f"Rejected_{rule}", unit=MetricUnit.Count, value=count)
+    if max_event_time is not None:
+        lag = max(0.0, (now - max_event_time).total_seconds())
+        per_contract.add_metric(name="FreshnessLagSeconds", unit=MetricUnit.Seconds, value=lag)
+    per_contract.flush_metrics()

@@ -1,0 +1,291 @@
+"""Monitoring of ingestion: alarms on data quality, freshness, dead letters and stream lag, an
+encrypted SNS topic they notify, and one dashboard.
+
+The metric contract (ingestion's side is Powertools EMF): namespace `METRICS_NAMESPACE`,
+dimensions exactly {`service`: function folder, `contract`: data contract name}, metrics
+`RecordsIn`, `RecordsValid`, `RecordsRejected` (Count) and `FreshnessLagSeconds` (Seconds, one
+datapoint per file or batch: now minus the newest event time in it). A CloudWatch metric is
+identified by its full dimension set, so alarms are per (function, contract); the contracts
+watched are `MONITORED_CONTRACTS`.
+
+Alarms (names `<stack>-<kind>[-<source>-<contract>]`, thresholds in infra/constants.py):
+* rejection-rate: 100 * RecordsRejected / RecordsIn (metric math, Sum per period) above the
+  threshold percent; no records in a period is not an alarm;
+* freshness-lag: FreshnessLagSeconds p95 above the threshold for N periods;
+* stream-dead-letters: visible messages in the unaccounted queue > 0 (dead-letter messages the
+  accounting function could not handle; the handled ones are counted as dead_lettered);
+* stream-iterator-age: the stream function's IteratorAge (AWS/Lambda, Maximum): how far its event
+  source mapping is behind the tip of the stream.
+Missing data never breaches: no traffic is not an incident these alarms describe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra import constants as c
+from infra.constructs.ingestion import Ingestion
+from infra.stage import StageConfig
+
+CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ingestion function as its metrics name it."""
+
+    name: str  # short name used in alarm names: batch, stream
+    service: str  # the Powertools service dimension: the function folder
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("batch", c.FN_INGEST_BATCH),
+    Source("stream", c.FN_INGEST_STREAM),
+)
+
+
+def ingestion_metric(
+    name: str, source: Source, contract: str, statistic: str, period_s: int = c.ALARM_PERIOD_SECONDS
+) -> cw.Metric:
+    return cw.Metric(
+        namespace=c.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={c.METRIC_DIM_SERVICE: source.service, c.METRIC_DIM_CONTRACT: contract},
+        statistic=statistic,
+        period=Duration.seconds(period_s),
+    )
+
+
+def _metric_id(*parts: str) -> str:
+    """Metric-math ids: lowercase start, letters, digits and underscores, unique per graph."""
+    return "_".join(p.replace("-", "_") for p in parts).lower()
+
+
+def rejection_rate(source: Source, contract: str) -> cw.MathExpression:
+    records_in = _metric_id("in", source.name, contract)
+    rejected = _metric_id("rejected", source.name, contract)
+    return cw.MathExpression(
+        expression=f"IF({records_in} > 0, 100 * FILL({rejected}, 0) / {records_in}, 0)",
+        using_metrics={
+            records_in: ingestion_metric(c.METRIC_RECORDS_IN, source, contract, "Sum"),
+            rejected: ingestion_metric(c.METRIC_RECORDS_REJECTED, source, contract, "Sum"),
+        },
+        label=f"{source.name}/{contract} rejected %",
+        period=Duration.seconds(c.ALARM_PERIOD_SECONDS),
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ingestion: Ingestion,
+        stage: StageConfig,
+        contracts: Sequence[str] = c.MONITORED_CONTRACTS,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack_name = Stack.of(self).stack_name
+
+        # --- where alarms go ------------------------------------------------------------------
+        # A customer-managed key: CloudWatch can only publish to an encrypted topic whose key
+        # policy lets it use the key, and the AWS-managed aws/sns key's policy cannot be changed.
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="fraudops: encrypts the alarm topic; CloudWatch may use it to publish",
+            enable_key_rotation=True,
+            removal_policy=stage.removal_policy,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishEncrypted",
+                principals=[CLOUDWATCH],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name="fraudops alarms",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[CLOUDWATCH],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
+        action = cw_actions.SnsAction(self.topic)
+
+        # --- alarms ---------------------------------------------------------------------------
+        self.alarms: dict[str, cw.Alarm] = {}
+
+        def add(
+            key: str, metric: cw.IMetric, description: str, threshold: float, periods: int
+        ) -> cw.Alarm:
+            alarm = cw.Alarm(
+                self,
+                f"Alarm-{key}",
+                alarm_name=f"{stack_name}-{key}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+            self.alarms[key] = alarm
+            return alarm
+
+        for source in SOURCES:
+            for contract in contracts:
+                add(
+                    f"{c.ALARM_REJECTION_RATE}-{source.name}-{contract}",
+                    rejection_rate(source, contract),
+                    f"More than {c.REJECTION_RATE_THRESHOLD_PERCENT:g}% of the {contract} records "
+                    f"{source.name} ingestion read in {c.ALARM_PERIOD_SECONDS} s were rejected "
+                    "(quarantined): look at quarantine/ and the Rejected_<rule> metrics.",
+                    c.REJECTION_RATE_THRESHOLD_PERCENT,
+                    c.REJECTION_RATE_EVALUATION_PERIODS,
+                )
+                add(
+                    f"{c.ALARM_FRESHNESS_LAG}-{source.name}-{contract}",
+                    ingestion_metric(
+                        c.METRIC_FRESHNESS_LAG, source, contract, c.FRESHNESS_LAG_STATISTIC
+                    ),
+                    f"{c.FRESHNESS_LAG_STATISTIC} of the {contract} data's age when {source.name} "
+                    f"ingestion handled it exceeded {c.FRESHNESS_LAG_THRESHOLD_SECONDS} s for "
+                    f"{c.FRESHNESS_LAG_EVALUATION_PERIODS} periods: producers or ingestion are "
+                    "late.",
+                    c.FRESHNESS_LAG_THRESHOLD_SECONDS,
+                    c.FRESHNESS_LAG_EVALUATION_PERIODS,
+                )
+
+        dlq_depth = ingestion.unaccounted.metric_approximate_number_of_messages_visible(
+            statistic="Maximum", period=Duration.seconds(c.DLQ_DEPTH_PERIOD_SECONDS)
+        )
+        add(
+            c.ALARM_DLQ_DEPTH,
+            dlq_depth,
+            "Stream batches were given up on (retries exhausted or too old): their pointers wait "
+            "in the on-failure queue; the records expire with the stream's retention.",
+            c.DLQ_DEPTH_THRESHOLD,
+            1,
+        )
+        iterator_age = ingestion.stream_fn.function.metric(
+            "IteratorAge",
+            statistic="Maximum",
+            period=Duration.seconds(c.ITERATOR_AGE_PERIOD_SECONDS),
+        )
+        add(
+            c.ALARM_ITERATOR_AGE,
+            iterator_age,
+            f"Stream ingestion is more than {c.ITERATOR_AGE_THRESHOLD_MS // 1000} s behind the "
+            "newest record (IteratorAge): it cannot keep up, or a batch keeps failing.",
+            c.ITERATOR_AGE_THRESHOLD_MS,
+            c.ITERATOR_AGE_EVALUATION_PERIODS,
+        )
+
+        # --- dashboard ------------------------------------------------------------------------
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{stack_name}-{c.DASHBOARD_SUFFIX}",
+            default_interval=Duration.hours(3),
+        )
+        fns = ((SOURCES[0], ingestion.batch.function), (SOURCES[1], ingestion.stream_fn.function))
+        width = 12
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(
+                title="Ingestion alarms", alarms=list(self.alarms.values()), width=24
+            )
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Rejection rate (%)",
+                left=[rejection_rate(s, k) for s in SOURCES for k in contracts],
+                left_annotations=[
+                    cw.HorizontalAnnotation(value=c.REJECTION_RATE_THRESHOLD_PERCENT, label="alarm")
+                ],
+                width=width,
+            ),
+            cw.GraphWidget(
+                title="Records in / valid / rejected",
+                left=[
+                    ingestion_metric(name, s, k, "Sum").with_(label=f"{s.name}/{k} {label}")
+                    for s in SOURCES
+                    for k in contracts
+                    for name, label in (
+                        (c.METRIC_RECORDS_IN, "in"),
+                        (c.METRIC_RECORDS_VALID, "valid"),
+                        (c.METRIC_RECORDS_REJECTED, "rejected"),
+                    )
+                ],
+                stacked=False,
+                width=width,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Freshness lag (s): p95 and max",
+                left=[
+                    ingestion_metric(c.METRIC_FRESHNESS_LAG, s, k, stat).with_(
+                        label=f"{s.name}/{k} {stat}"
+                    )
+                    for s in SOURCES
+                    for k in contracts
+                    for stat in (c.FRESHNESS_LAG_STATISTIC, "Maximum")
+                ],
+                left_annotations=[
+                    cw.HorizontalAnnotation(value=c.FRESHNESS_LAG_THRESHOLD_SECONDS, label="alarm")
+                ],
+                width=width,
+            ),
+            cw.GraphWidget(
+                title="Stream: dead letters and iterator age",
+                left=[dlq_depth.with_(label="dead-letter queue depth")],
+                right=[iterator_age.with_(label="iterator age (ms)")],
+                width=width,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Ingestion functions: errors and throttles",
+                left=[
+                    m
+                    for src, fn in fns
+                    for m in (
+                        fn.metric_errors(statistic="Sum", label=f"{src.name} errors"),
+                        fn.metric_throttles(statistic="Sum", label=f"{src.name} throttles"),
+                    )
+                ],
+                width=width,
+            ),
+            cw.GraphWidget(
+                title="Ingestion functions: duration p95 (ms)",
+                left=[
+                    fn.metric_duration(statistic="p95", label=f"{src.name} p95") for src, fn in fns
+                ],
+                width=width,
+            ),
+        )

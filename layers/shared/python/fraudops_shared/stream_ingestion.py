@@ -1,0 +1,282 @@
+"""Stream ingestion: Kinesis records to curated and quarantined rows, each transaction kept once.
+
+Delivery from Kinesis is at least once, and a batch can be retried whole, bisected, or partly
+checkpointed. The rules that keep every record counted exactly once:
+
+* a Kinesis record is identified by ``<shard>:<sequence>``; a KPL aggregate is split into user
+  records ``<shard>:<sequence>:<index>``, an identity that survives every retry;
+* a valid transaction *claims* its unique key with that identity; a claim held by another
+  identity means the transaction was delivered twice: the copy is quarantined as
+  ``duplicate_key`` (kept, counted, never curated twice);
+* a batch's outputs (one curated Parquet file, one quarantine file) are written at keys derived
+  from the batch, then *committed* in one DynamoDB transaction that adds the counters and marks
+  every Kinesis record of the batch as done; a record already marked done is skipped on
+  re-delivery, so a retry after a lost response changes nothing. Files of a batch that failed
+  before its commit are orphans: snapshots read only committed manifests.
+
+Everything here is plain Python over small ports (claims, ledger, zones), so it is tested
+without AWS; the adapters live in the handler's wiring.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from fraudops_shared import kpl
+
+SOURCE = "kinesis"
+KPL_MAGIC = b"\xf3\x89\x9a\xc2"  # the prefix of a KPL aggregated record
+
+
+@dataclass(frozen=True)
+class KinesisRecord:
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.shard_id}:{self.sequence_number}"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    record_id: str  # stable across retries: shard:sequence[:index]
+    parent_id: str  # the Kinesis record it came in
+    partition_key: str
+    data: bytes
+
+
+@dataclass
+class Rejected:
+    record_id: str
+    rules: list[str]
+    reasons: list[str]
+    record: str  # the record as text, or base64 when it is not UTF-8
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "rules": self.rules,
+            "reasons": self.reasons,
+            "record": self.record,
+        }
+
+
+@dataclass
+class BatchOutcome:
+    curated: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    skipped_committed: int = 0  # Kinesis records already committed by an earlier delivery
+
+    @property
+    def records_in(self) -> int:
+        return len(self.curated) + len(self.rejected)
+
+    def rule_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rej in self.rejected:
+            for rule in rej.rules:
+                counts[rule] = counts.get(rule, 0) + 1
+        return counts
+
+
+class Claims(Protocol):
+    def claim(self, key: str, owner: str) -> str | None:
+        """Claim ``key`` for ``owner``; None if now (or already) owned by ``owner``, else the
+        current owner."""
+
+
+class Ledger(Protocol):
+    def committed(self, record_ids: Sequence[str]) -> set[str]:
+        """Which of these Kinesis record ids an earlier delivery already committed."""
+
+    def commit(
+        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
+    ) -> None:
+        """Atomically mark the records done and add the counters (exactly once)."""
+
+
+class ZoneWriter(Protocol):
+    def write_curated(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> list[str]:
+        """Write rows as Parquet partitioned by the contract; return the object keys."""
+
+    def write_quarantine(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> str:
+        """Write rejected rows (with rules and reasons); return the object key."""
+
+    def write_manifest(self, contract: str, batch_id: str, manifest: dict[str, Any]) -> str:
+        """Write the batch manifest; return its key."""
+
+
+Verdict = tuple[dict[str, Any] | None, list[str], list[str]]
+
+
+class Validator(Protocol):
+    def __call__(self, records: list[Any]) -> list[Verdict]:
+        """(valid row or None, rule ids, reasons) for each decoded record, in one pass."""
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(data).decode("ascii")
+
+
+def split(record: KinesisRecord) -> tuple[list[UserRecord], Rejected | None]:
+    """KPL de-aggregation; a corrupted aggregate is kept whole as one rejected record."""
+    if not record.data.startswith(KPL_MAGIC):
+        return [
+            UserRecord(record.record_id, record.record_id, record.partition_key, record.data)
+        ], None
+    try:
+        parts = kpl.deaggregate(record.data, record.partition_key)
+    except kpl.AggregateError as err:
+        return [], Rejected(record.record_id, ["kpl_aggregate"], [str(err)], _text(record.data))
+    return [
+        UserRecord(f"{record.record_id}:{i}", record.record_id, key, data)
+        for i, (key, data) in enumerate(parts)
+    ], None
+
+
+def decode(records: Sequence[UserRecord], validate: Validator) -> dict[str, Verdict]:
+    """JSON-decode and validate user records in one vectorized pass, keyed by record id."""
+    verdicts: dict[str, Verdict] = {}
+    decoded: list[Any] = []
+    ids: list[str] = []
+    for rec in records:
+        try:
+            decoded.append(json.loads(rec.data))
+            ids.append(rec.record_id)
+        except (UnicodeDecodeError, ValueError) as err:
+            verdicts[rec.record_id] = (None, ["malformed_json"], [f"not JSON: {err}"])
+    for rid, verdict in zip(ids, validate(decoded) if decoded else [], strict=True):
+        verdicts[rid] = verdict
+    return verdicts
+
+
+def classify(
+    records: Iterable[UserRecord],
+    verdicts: dict[str, Verdict],
+    *,
+    contract_name: str,
+    unique_key: Sequence[str],
+    claims: Claims,
+) -> tuple[list[dict[str, Any]], list[Rejected]]:
+    """Apply verdicts and de-duplicate by claims. Only a claim (an AWS call) can raise."""
+    curated: list[dict[str, Any]] = []
+    rejected: list[Rejected] = []
+    for rec in records:
+        row, rules, reasons = verdicts[rec.record_id]
+        if row is None:
+            rejected.append(Rejected(rec.record_id, rules, reasons, _text(rec.data)))
+            continue
+        key = "|".join(str(row[k]) for k in unique_key)
+        owner = claims.claim(f"TXN#{contract_name}#{key}", rec.record_id) if key else None
+        if owner is not None:
+            rejected.append(
+                Rejected(
+                    rec.record_id,
+                    ["duplicate_key"],
+                    [f"{'/'.join(unique_key)}={key} was already ingested from record {owner}"],
+                    _text(rec.data),
+                )
+            )
+            continue
+        curated.append({**row, "_record_id": rec.record_id, "_partition_key": rec.partition_key})
+    return curated, rejected
+
+
+def batch_id(records: Sequence[KinesisRecord]) -> str:
+    """Deterministic for the same records: shard, first and last sequence number."""
+    first, last = records[0], records[-1]
+    return f"{first.shard_id}-{first.sequence_number}-{last.sequence_number}"
+
+
+class StreamBatch:
+    """One invocation's records: ``add`` each (per-record failures are the caller's partial
+    batch response), then ``commit`` the records that were added."""
+
+    def __init__(
+        self,
+        records: Sequence[KinesisRecord],
+        *,
+        contract_name: str,
+        contract_version: str,
+        unique_key: str | Sequence[str] | None,
+        validate: Validator,
+        claims: Claims,
+        ledger: Ledger,
+        zones: ZoneWriter,
+        now: datetime,
+    ) -> None:
+        self.contract_name, self.contract_version = contract_name, contract_version
+        # a contract names one key column, several, or none
+        self.unique_key = (unique_key,) if isinstance(unique_key, str) else tuple(unique_key or ())
+        self.validate = validate
+        self.claims, self.ledger, self.zones, self.now = claims, ledger, zones, now
+        self.done = ledger.committed([r.record_id for r in records]) if records else set()
+        self.accepted: list[KinesisRecord] = []
+        self.outcome = BatchOutcome()
+        # Split and validate everything up front (pure, vectorized); add() then only claims.
+        self.parts: dict[str, tuple[list[UserRecord], Rejected | None]] = {
+            r.record_id: split(r) for r in records if r.record_id not in self.done
+        }
+        users = [u for parts, _ in self.parts.values() for u in parts]
+        self.verdicts = decode(users, validate)
+
+    def add(self, record: KinesisRecord) -> None:
+        """Classify one Kinesis record; raises only for infrastructure errors (retry it)."""
+        if record.record_id in self.done:
+            self.outcome.skipped_committed += 1
+            return
+        parts, broken = self.parts[record.record_id]
+        curated, rejected = classify(
+            parts,
+            self.verdicts,
+            contract_name=self.contract_name,
+            unique_key=self.unique_key,
+            claims=self.claims,
+        )
+        self.outcome.curated.extend(curated)
+        self.outcome.rejected.extend(rejected + ([broken] if broken else []))
+        self.accepted.append(record)
+
+    def commit(self) -> BatchOutcome:
+        """Write the outputs at keys of this batch, then commit counters and record marks."""
+        if not self.accepted:
+            return self.outcome
+        bid = batch_id(self.accepted)
+        name, outcome = self.contract_name, self.outcome
+        outputs: dict[str, Any] = {"curated": [], "quarantine": None}
+        if outcome.curated:
+            outputs["curated"] = self.zones.write_curated(name, bid, outcome.curated)
+        if outcome.rejected:
+            rows = [r.as_dict() for r in outcome.rejected]
+            outputs["quarantine"] = self.zones.write_quarantine(name, bid, rows)
+        counts = {
+            "in_records": outcome.records_in,
+            "curated": len(outcome.curated),
+            "quarantined": len(outcome.rejected),
+        }
+        record_ids = [r.record_id for r in self.accepted]
+        manifest = {
+            "source": SOURCE,
+            "batch_id": bid,
+            "contract": name,
+            "contract_version": self.contract_version,
+            "kinesis_records": record_ids,
+            "counts": counts,
+            "rule_counts": outcome.rule_counts(),
+            "outputs": outputs,
+            "ingested_at": self.now.isoformat(),
+        }
+        manifest_key = self.zones.write_manifest(name, bid, manifest)
+        self.ledger.commit(name, record_ids, counts, manifest_key)
+        return outcome

@@ -1,0 +1,163 @@
+"""Monitoring: every alarm on the right metric and threshold, an encrypted topic CloudWatch can
+publish to, and a dashboard that shows the same figures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Template
+from synth_support import our_functions, resources
+
+from infra import constants as c
+
+
+def _alarms(template: Template) -> dict[str, dict[str, Any]]:
+    """Alarm properties by the part of the name after the stack name."""
+    out = {}
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        assert props["AlarmName"].startswith(c.STACK_NAME + "-")
+        out[props["AlarmName"][len(c.STACK_NAME) + 1 :]] = props
+    return out
+
+
+def _topic_id(template: Template) -> str:
+    [topic_id] = resources(template, "AWS::SNS::Topic")
+    return topic_id
+
+
+def _dims(props: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in props["Dimensions"]}
+
+
+def test_alarm_set_is_per_source_and_contract_plus_the_stream_ones(template: Template) -> None:
+    names = set(_alarms(template))
+    expected = {
+        f"{kind}-{source}-{contract}"
+        for kind in (c.ALARM_REJECTION_RATE, c.ALARM_FRESHNESS_LAG)
+        for source in ("batch", "stream")
+        for contract in c.MONITORED_CONTRACTS
+    } | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE}
+    assert names == expected
+
+
+def test_every_alarm_notifies_the_topic_and_ignores_missing_data(template: Template) -> None:
+    topic = {"Ref": _topic_id(template)}
+    for name, props in _alarms(template).items():
+        assert props["AlarmActions"] == [topic], name
+        assert props["OKActions"] == [topic], name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["ComparisonOperator"] == "GreaterThanThreshold", name
+        assert len(props["AlarmDescription"]) > 40, name
+
+
+def test_rejection_rate_is_metric_math_over_the_contract_dimensions(template: Template) -> None:
+    props = _alarms(template)[f"{c.ALARM_REJECTION_RATE}-stream-transactions"]
+    assert props["Threshold"] == c.REJECTION_RATE_THRESHOLD_PERCENT
+    assert props["EvaluationPeriods"] == c.REJECTION_RATE_EVALUATION_PERIODS
+    [expr] = [m for m in props["Metrics"] if "Expression" in m]
+    assert expr["ReturnData"] is True
+    inputs = {m["Id"]: m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m}
+    assert set(inputs) == {"in_stream_transactions", "rejected_stream_transactions"}
+    assert expr["Expression"] == (
+        "IF(in_stream_transactions > 0, "
+        "100 * FILL(rejected_stream_transactions, 0) / in_stream_transactions, 0)"
+    )
+    for mid, metric_name in (
+        ("in_stream_transactions", c.METRIC_RECORDS_IN),
+        ("rejected_stream_transactions", c.METRIC_RECORDS_REJECTED),
+    ):
+        stat = inputs[mid]
+        assert stat["Stat"] == "Sum" and stat["Period"] == c.ALARM_PERIOD_SECONDS
+        metric = stat["Metric"]
+        assert metric["Namespace"] == c.METRICS_NAMESPACE
+        assert metric["MetricName"] == metric_name
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dims == {
+            c.METRIC_DIM_SERVICE: c.FN_INGEST_STREAM,
+            c.METRIC_DIM_CONTRACT: "transactions",
+        }
+
+
+def test_freshness_lag_alarm_uses_the_percentile(template: Template) -> None:
+    props = _alarms(template)[f"{c.ALARM_FRESHNESS_LAG}-batch-creditcard_benchmark"]
+    assert props["MetricName"] == c.METRIC_FRESHNESS_LAG
+    assert props["Namespace"] == c.METRICS_NAMESPACE
+    assert props["ExtendedStatistic"] == c.FRESHNESS_LAG_STATISTIC == "p95"
+    assert "Statistic" not in props
+    assert props["Threshold"] == c.FRESHNESS_LAG_THRESHOLD_SECONDS
+    assert props["EvaluationPeriods"] == c.FRESHNESS_LAG_EVALUATION_PERIODS
+    assert _dims(props) == {
+        c.METRIC_DIM_SERVICE: c.FN_INGEST_BATCH,
+        c.METRIC_DIM_CONTRACT: "creditcard_benchmark",
+    }
+
+
+def test_dead_letter_depth_alarm_watches_the_unaccounted_queue(template: Template) -> None:
+    # The stream DLQ is drained by the accounting function; what it cannot handle is the alarm
+    props = _alarms(template)[c.ALARM_DLQ_DEPTH]
+    [dlq_id] = [k for k in resources(template, "AWS::SQS::Queue") if "Unaccounted" in k]
+    assert props["Namespace"] == "AWS/SQS"
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Statistic"] == "Maximum"
+    assert props["Threshold"] == 0 and props["EvaluationPeriods"] == 1
+    assert props["Period"] == c.DLQ_DEPTH_PERIOD_SECONDS
+    assert _dims(props) == {"QueueName": {"Fn::GetAtt": [dlq_id, "QueueName"]}}
+
+
+def test_iterator_age_alarm_watches_the_stream_function(template: Template) -> None:
+    props = _alarms(template)[c.ALARM_ITERATOR_AGE]
+    stream_fn = next(k for k in our_functions(template) if k.startswith("IngestionIngestStream"))
+    assert props["Namespace"] == "AWS/Lambda"
+    assert props["MetricName"] == "IteratorAge"
+    assert props["Statistic"] == "Maximum"
+    assert props["Threshold"] == c.ITERATOR_AGE_THRESHOLD_MS
+    assert props["EvaluationPeriods"] == c.ITERATOR_AGE_EVALUATION_PERIODS
+    assert _dims(props) == {"FunctionName": {"Ref": stream_fn}}
+
+
+def test_topic_is_encrypted_with_a_rotating_key_cloudwatch_may_use(template: Template) -> None:
+    [(key_id, key)] = resources(template, "AWS::KMS::Key").items()
+    [topic] = resources(template, "AWS::SNS::Topic").values()
+    # Then the topic uses the customer-managed key (aws/sns could not be shared with CloudWatch)
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    [cw] = [s for s in statements if s.get("Sid") == "CloudWatchAlarmsPublishEncrypted"]
+    assert cw["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cw["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # And its policy refuses non-TLS publishing, lets only this account's CloudWatch publish
+    [policy] = resources(template, "AWS::SNS::TopicPolicy").values()
+    stmts = policy["Properties"]["PolicyDocument"]["Statement"]
+    [deny] = [s for s in stmts if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    [allow] = [s for s in stmts if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def _dashboard_body(template: Template) -> str:
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == f"{c.STACK_NAME}-{c.DASHBOARD_SUFFIX}"
+    return json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_dashboard_shows_the_alarmed_metrics(template: Template) -> None:
+    body = _dashboard_body(template)
+    for needle in (
+        c.METRIC_RECORDS_IN,
+        c.METRIC_RECORDS_VALID,
+        c.METRIC_RECORDS_REJECTED,
+        c.METRIC_FRESHNESS_LAG,
+        "ApproximateNumberOfMessagesVisible",
+        "IteratorAge",
+        "FILL(rejected_batch_transactions",
+        "Rejection rate",
+        '\\"type\\":\\"alarm\\"',  # the alarm status widget
+    ):
+        assert needle in body, needle
+    # And every alarm appears in the status widget
+    for alarm_id in resources(template, "AWS::CloudWatch::Alarm"):
+        assert f'"Fn::GetAtt": ["{alarm_id}", "Arn"]' in body, alarm_id

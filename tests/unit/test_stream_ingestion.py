@@ -1,0 +1,226 @@
+"""Stream ingestion rules: every record ends curated or quarantined once, whatever the retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fraudops_shared import kpl
+from fraudops_shared.stream_ingestion import KinesisRecord, StreamBatch
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class FakeClaims:
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+
+    def claim(self, key: str, owner: str) -> str | None:
+        current = self.owners.setdefault(key, owner)
+        return None if current == owner else current
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+        self.counts: dict[str, int] = {}
+        self.commits = 0
+
+    def committed(self, record_ids: Sequence[str]) -> set[str]:
+        return self.done & set(record_ids)
+
+    def commit(
+        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
+    ) -> None:
+        assert not (self.done & set(record_ids)), "a record is committed twice"
+        self.done |= set(record_ids)
+        for name, value in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        self.commits += 1
+
+
+class FakeZones:
+    def __init__(self, fail: bool = False) -> None:
+        self.objects: dict[str, Any] = {}
+        self.fail = fail
+
+    def write_curated(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> list[str]:
+        if self.fail:
+            raise ConnectionError("S3 unavailable")
+        key = f"curated/{contract}/stream-{batch_id}.parquet"
+        self.objects[key] = rows
+        return [key]
+
+    def write_quarantine(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> str:
+        key = f"quarantine/{contract}/stream-{batch_id}.jsonl"
+        self.objects[key] = rows
+        return key
+
+    def write_manifest(self, contract: str, batch_id: str, manifest: dict[str, Any]) -> str:
+        key = f"manifests/{contract}/stream/{batch_id}.json"
+        self.objects[key] = manifest
+        return key
+
+
+def validate(records: list[Any]) -> list[tuple[dict[str, Any] | None, list[str], list[str]]]:
+    return [validate_one(r) for r in records]
+
+
+def validate_one(record: Any) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+    """A stand-in contract: a dict with a transaction_id and a positive amount."""
+    if not isinstance(record, dict):
+        return None, ["type:record"], ["record is not a JSON object"]
+    if not record.get("transaction_id"):
+        return None, ["not_null:transaction_id"], ["transaction_id is missing"]
+    if not isinstance(record.get("amount"), int | float) or record["amount"] <= 0:
+        return None, ["range:amount"], [f"amount={record.get('amount')!r} is not positive"]
+    return {"transaction_id": record["transaction_id"], "amount": record["amount"]}, [], []
+
+
+def rec(seq: int, data: bytes | dict[str, Any], shard: str = "shardId-000") -> KinesisRecord:
+    raw = json.dumps(data).encode() if isinstance(data, dict) else data
+    return KinesisRecord(shard, f"{seq:020d}", "pk", raw)
+
+
+def run(records: list[KinesisRecord], claims: FakeClaims, ledger: FakeLedger, zones: FakeZones):  # type: ignore[no-untyped-def]
+    batch = StreamBatch(
+        records,
+        contract_name="transactions",
+        contract_version="1.0.0",
+        unique_key=["transaction_id"],
+        validate=validate,
+        claims=claims,
+        ledger=ledger,
+        zones=zones,
+        now=NOW,
+    )
+    for record in records:
+        batch.add(record)
+    return batch.commit()
+
+
+@pytest.fixture
+def ports() -> tuple[FakeClaims, FakeLedger, FakeZones]:
+    return FakeClaims(), FakeLedger(), FakeZones()
+
+
+def test_good_bad_and_malformed_records_are_all_accounted(ports: Any) -> None:
+    # Given a good record, an invalid one, a malformed one and bytes that are not UTF-8
+    records = [
+        rec(1, {"transaction_id": "t1", "amount": 10}),
+        rec(2, {"transaction_id": "t2", "amount": -5}),
+        rec(3, b"{not json"),
+        rec(4, b"\xff\xfe\x00garbage"),
+    ]
+    # When the batch is ingested
+    outcome = run(records, *ports)
+    _claims, ledger, zones = ports
+    # Then one row is curated and three are quarantined with their reasons, none lost
+    assert [r["transaction_id"] for r in outcome.curated] == ["t1"]
+    assert outcome.rule_counts() == {"range:amount": 1, "malformed_json": 2}
+    assert ledger.counts == {"in_records": 4, "curated": 1, "quarantined": 3}
+    quarantine = next(v for k, v in zones.objects.items() if k.startswith("quarantine/"))
+    assert "amount=-5 is not positive" in quarantine[0]["reasons"][0]
+    assert quarantine[2]["record"].startswith("base64:")
+
+
+def test_a_transaction_delivered_twice_is_kept_once(ports: Any) -> None:
+    # Given the same transaction in two Kinesis records (a producer retry)
+    txn = {"transaction_id": "t1", "amount": 10}
+    outcome = run([rec(1, txn), rec(2, txn)], *ports)
+    # Then it is curated once and the copy is quarantined as a duplicate naming the first record
+    assert len(outcome.curated) == 1
+    (dup,) = outcome.rejected
+    assert dup.rules == ["duplicate_key"]
+    assert "already ingested from record shardId-000:" in dup.reasons[0]
+    # And a later batch with the same transaction also sees the duplicate
+    later = run([rec(3, txn)], *ports)
+    assert later.curated == [] and later.rejected[0].rules == ["duplicate_key"]
+
+
+def test_redelivery_of_a_committed_batch_changes_nothing(ports: Any) -> None:
+    _claims, ledger, zones = ports
+    records = [rec(1, {"transaction_id": "t1", "amount": 1}), rec(2, b"bad")]
+    run(records, *ports)
+    before = (dict(ledger.counts), dict(zones.objects))
+    # When Lambda's response was lost and the batch comes again
+    outcome = run(records, *ports)
+    # Then everything is skipped: no new files, no new counts
+    assert outcome.skipped_committed == 2
+    assert (ledger.counts, zones.objects) == before
+    assert ledger.commits == 1
+
+
+def test_a_failed_write_commits_nothing_and_the_retry_succeeds(ports: Any) -> None:
+    claims, ledger, _ = ports
+    records = [rec(1, {"transaction_id": "t1", "amount": 1})]
+    # Given S3 fails while the batch is written
+    with pytest.raises(ConnectionError):
+        run(records, claims, ledger, FakeZones(fail=True))
+    assert ledger.counts == {}
+    # When the batch is retried, Then the claim is recognized as its own and the row is curated
+    outcome = run(records, claims, ledger, FakeZones())
+    assert [r["transaction_id"] for r in outcome.curated] == ["t1"]
+    assert ledger.counts == {"in_records": 1, "curated": 1, "quarantined": 0}
+
+
+def test_kpl_aggregates_are_split_and_corrupted_ones_kept(ports: Any) -> None:
+    # Given one aggregated Kinesis record with three transactions, and a corrupted aggregate
+    good = kpl.aggregate(
+        [
+            ("pk", json.dumps({"transaction_id": f"a{i}", "amount": i + 1}).encode())
+            for i in range(3)
+        ]
+    )
+    corrupted = good[:-3] + b"xyz"
+    outcome = run([rec(1, good), rec(2, corrupted)], *ports)
+    # Then the three are curated with sub-record ids, and the corrupted one is quarantined whole
+    assert [r["_record_id"].rsplit(":", 1)[1] for r in outcome.curated] == ["0", "1", "2"]
+    (broken,) = outcome.rejected
+    assert broken.rules == ["kpl_aggregate"]
+    assert ports[1].counts["in_records"] == 4
+
+
+class FakeReader:
+    def __init__(self, records: list[KinesisRecord]) -> None:
+        self.records = records
+
+    def read(self, stream_arn: str, shard_id: str, first: str, last: str) -> list[KinesisRecord]:
+        return [r for r in self.records if first <= r.sequence_number <= last]
+
+
+def dlq_message(first: KinesisRecord, last: KinesisRecord) -> dict[str, Any]:
+    return {
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 4},
+        "responseContext": {"functionError": "Unhandled"},
+        "KinesisBatchInfo": {
+            "shardId": first.shard_id,
+            "startSequenceNumber": first.sequence_number,
+            "endSequenceNumber": last.sequence_number,
+            "batchSize": 3,
+            "streamArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        },
+    }
+
+
+def test_dead_letters_are_read_back_kept_and_counted_once(ports: Any) -> None:
+    from fraudops_shared.dead_letters import account_dead_letters
+
+    claims, ledger, zones = ports
+    records = [rec(i, {"transaction_id": f"t{i}", "amount": 1}) for i in (1, 2, 3)]
+    # Given a batch whose middle record was committed by an earlier partial success
+    run([records[1]], claims, ledger, zones)
+    message = dlq_message(records[0], records[2])
+    # When its dead-letter message is processed (twice: SQS is at least once too)
+    kwargs = {"contract_name": "transactions", "reader": FakeReader(records), "now": NOW}
+    first = account_dead_letters(message, ledger=ledger, zones=zones, **kwargs)
+    second = account_dead_letters(message, ledger=ledger, zones=zones, **kwargs)
+    # Then the two lost records are kept with the reason and counted once; nothing is counted twice
+    assert first["dead_lettered"] == 2 and second["dead_lettered"] == 0
+    assert ledger.counts == {"in_records": 3, "curated": 1, "quarantined": 0, "dead_lettered": 2}
+    kept = next(v for k, v in zones.objects.items() if "dlq-" in k and k.startswith("quarantine"))
+    assert [json.loads(r["record"])["transaction_id"] for r in kept] == ["t1", "t3"]
+    assert "RetryAttemptsExhausted" in kept[0]["reasons"][0]
