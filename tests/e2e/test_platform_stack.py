@@ -11,26 +11,10 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from fraudops import deploy
 from fraudops.clients import poll
 from fraudops.paths import Layout
-
-
-@pytest.fixture(scope="module")
-def stack(ls_layout: Layout) -> Iterator[dict[str, Any]]:
-    resources = deploy.deploy(ls_layout)
-    yield resources
-    deploy.destroy(ls_layout)
-
-
-@pytest.fixture(scope="module")
-def outputs(stack: dict[str, Any]) -> dict[str, str]:
-    return dict(stack["outputs"])
 
 
 def registry_item(aws: Any, outputs: dict[str, str], pk: str) -> list[dict[str, Any]]:
@@ -60,60 +44,6 @@ def test_bucket_notification_was_really_configured(aws: Any, outputs: dict[str, 
     assert lambda_config["Filter"]["Key"]["FilterRules"] == [
         {"Name": "Prefix", "Value": "landing/"}
     ]
-
-
-def test_s3_upload_runs_the_batch_ingest_handler(aws: Any, outputs: dict[str, str]) -> None:
-    # Given a file landed for the transactions contract
-    bucket = outputs["DataBucketName"]
-    key = f"landing/transactions/e2e-{uuid.uuid4().hex[:8]}.csv"
-    aws("s3").put_object(Bucket=bucket, Key=key, Body=b"transaction_id,amount\nt-1,12.50\n")
-    # When the notification reaches the handler, Then it records the arrival with its contract
-    (item,) = poll(lambda: registry_item(aws, outputs, f"OBJECT#{bucket}/{key}"))
-    assert item["contract"]["S"] == "transactions"
-    assert int(item["size"]["N"]) == len(b"transaction_id,amount\nt-1,12.50\n")
-
-
-def test_kinesis_put_runs_the_stream_handler_with_partial_failures(
-    aws: Any, outputs: dict[str, str]
-) -> None:
-    kinesis, sqs = aws("kinesis"), aws("sqs")
-    stream = outputs["TransactionStreamName"]
-    good_id = f"txn-{uuid.uuid4().hex[:8]}"
-    marker = uuid.uuid4().hex
-    # Given a batch with a good record, the same record again (at-least-once) and a poison one
-    kinesis.put_records(
-        StreamName=stream,
-        Records=[
-            {
-                "Data": json.dumps({"transaction_id": good_id, "amount": 10}).encode(),
-                "PartitionKey": "a",
-            },
-            {
-                "Data": json.dumps({"transaction_id": good_id, "amount": 10}).encode(),
-                "PartitionKey": "a",
-            },
-            {"Data": f"not json {marker}".encode(), "PartitionKey": "a"},
-        ],
-    )
-    # Then the good transaction is recorded exactly once
-    items = poll(lambda: registry_item(aws, outputs, f"TXN#{good_id}"))
-    assert len(items) == 1
-
-    # And the poison record ends in the on-failure queue after bisection and retries
-    def failure() -> dict[str, Any] | None:
-        for msg in sqs.receive_message(
-            QueueUrl=outputs["StreamDLQUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
-            body = json.loads(msg["Body"])
-            sqs.delete_message(QueueUrl=outputs["StreamDLQUrl"], ReceiptHandle=msg["ReceiptHandle"])
-            return body  # type: ignore[no-any-return]
-        return None
-
-    body = poll(failure, timeout=60)
-    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    info = body["KinesisBatchInfo"]
-    assert info["batchSize"] == 1, "bisection should isolate the poison record"
-    assert info["streamArn"] == outputs["TransactionStreamArn"]
 
 
 def test_state_machine_runs_the_probe_lambda(aws: Any, outputs: dict[str, str]) -> None:
