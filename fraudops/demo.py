@@ -5,31 +5,19 @@ the dead-letter queue, the execution, CloudWatch Logs), so what it prints is wha
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 import uuid
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from fraudops import deploy, localstack
+from fraudops import deploy, ingest, localstack
 from fraudops.clients import client, poll
 from fraudops.paths import Layout
 
 
 def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
-
-
-def _registry(layout: Layout, table: str, pk: str) -> list[dict[str, Any]]:
-    items = client(layout, "dynamodb").query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": pk}},
-        ConsistentRead=True,
-    )["Items"]
-    return list(items)
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: next(iter(v.values())) for k, v in item.items() if k not in ("payload",)}
 
 
 def _last_report(layout: Layout, function: str) -> str:
@@ -55,50 +43,55 @@ def run(layout: Layout) -> int:
     outputs = deploy.deploy(layout)["outputs"]
     run_id = uuid.uuid4().hex[:8]
 
-    _step("S3: upload a file under landing/transactions/")
-    bucket, table = outputs["DataBucketName"], outputs["RegistryTableName"]
-    key = f"landing/transactions/demo-{run_id}.csv"
-    body = b"transaction_id,card_id,amount,currency\ndemo-1,card-1,42.10,EUR\n"
-    client(layout, "s3").put_object(Bucket=bucket, Key=key, Body=body)
-    print(f"put s3://{bucket}/{key} ({len(body)} bytes)")
-    (arrival,) = poll(lambda: _registry(layout, table, f"OBJECT#{bucket}/{key}"), what="S3 arrival")
-    print(f"ingest_batch recorded: {json.dumps(_plain(arrival), default=str)}")
+    _step("S3: land a generated file (with defects) under landing/transactions/")
+    from fraudops.shared import use_layer_code
+
+    use_layer_code()
+    from fraudops_shared import generator
+
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    table, expected = generator.inject_bad_rows(
+        generator.generate_transactions(1_000, seed=int(run_id, 16) % 10_000, start=start, days=2),
+        per_kind=1,
+        seed=1,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generator.write_table(
+            table, Path(tmp) / f"demo-{run_id}.csv.gz", "csv", compress=True
+        )
+        result = ingest.ingest_file(layout, path, "transactions", timeout=180)
+    print(ingest.summary_line(result))
+    print(f"  injected defects: {sum(expected.values())} rows ({', '.join(sorted(expected))})")
     print(f"  {_last_report(layout, outputs['IngestBatchFunctionName'])}")
 
-    _step("Kinesis: one good transaction and one malformed record")
-    txn_id = f"demo-{run_id}"
-    put = client(layout, "kinesis").put_records(
+    _step("Kinesis: 20 transactions, a duplicate delivery and two bad records")
+    rows = generator.generate_transactions(20, seed=int(run_id, 16) % 9_999, start=start, days=2)
+    records = [json.dumps(r, default=str).encode() for r in rows.to_pylist()]
+    records += [
+        records[0],
+        b"{not json",
+        json.dumps({"transaction_id": "x", "amount": -1}).encode(),
+    ]
+    table_name = outputs["RegistryTableName"]
+    before = (
+        deploy.ingestion_accounts(layout, table_name).get("transactions", {}).get("kinesis", {})
+    )
+    client(layout, "kinesis").put_records(
         StreamName=outputs["TransactionStreamName"],
-        Records=[
-            {
-                "Data": json.dumps({"transaction_id": txn_id, "amount": 42.1}).encode(),
-                "PartitionKey": "card-1",
-            },
-            {"Data": b"{not json", "PartitionKey": "card-1"},
-        ],
+        Records=[{"Data": r, "PartitionKey": "card"} for r in records],
     )
-    bad_sequence = put["Records"][1]["SequenceNumber"]
-    (txn,) = poll(lambda: _registry(layout, table, f"TXN#{txn_id}"), what="stream record")
-    print(f"ingest_stream recorded: {json.dumps(_plain(txn), default=str)}")
-    sqs = client(layout, "sqs")
 
-    def dead_letter() -> dict[str, Any]:
-        """The on-failure record of this run's malformed record (others are left alone)."""
-        messages = sqs.receive_message(
-            QueueUrl=outputs["StreamDLQUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            body: dict[str, Any] = json.loads(message["Body"])
-            if body["KinesisBatchInfo"]["startSequenceNumber"] == bad_sequence:
-                return body
-        return {}
+    def stream_done() -> dict[str, int]:
+        now = (
+            deploy.ingestion_accounts(layout, table_name).get("transactions", {}).get("kinesis", {})
+        )
+        diff = {
+            k: now.get(k, 0) - before.get(k, 0) for k in ("in_records", "curated", "quarantined")
+        }
+        return diff if diff["in_records"] >= len(records) else {}
 
-    failure = poll(dead_letter, timeout=60, what="dead letter")
-    info, context = failure["KinesisBatchInfo"], failure["requestContext"]
-    print(
-        f"malformed record -> on-failure queue after {context['approximateInvokeCount']} attempts"
-        f" ({context['condition']}), batch of {info['batchSize']}, sequence {bad_sequence}"
-    )
+    diff = poll(stream_done, timeout=90, what="stream accounting")
+    print(f"sent {len(records)}: curated {diff['curated']}, quarantined {diff['quarantined']}")
     print(f"  {_last_report(layout, outputs['IngestStreamFunctionName'])}")
 
     _step("Step Functions: run the pipeline probe")
@@ -114,6 +107,11 @@ def run(layout: Layout) -> int:
     )
     print(f"execution {done['status']}: {done.get('output') or done.get('error')}")
     print(f"  {_last_report(layout, outputs['PipelineProbeFunctionName'])}")
+
+    _step("Accounting: in = curated + quarantined + dead-lettered, per contract and source")
+    for contract, sources in deploy.ingestion_accounts(layout, table_name).items():
+        for source, counts in sources.items():
+            print(f"{contract:22} {source:8} {json.dumps(counts, sort_keys=True)}")
 
     _step("Done")
     print(f"in {time.monotonic() - started:.1f} s. LocalStack keeps running: `fraudops status`, ")
