@@ -224,3 +224,49 @@ def test_dead_letters_are_read_back_kept_and_counted_once(ports: Any) -> None:
     kept = next(v for k, v in zones.objects.items() if "dlq-" in k and k.startswith("quarantine"))
     assert [json.loads(r["record"])["transaction_id"] for r in kept] == ["t1", "t3"]
     assert "RetryAttemptsExhausted" in kept[0]["reasons"][0]
+
+
+def test_large_batches_commit_in_groups_within_the_transaction_limit(ports: Any) -> None:
+    claims, ledger, zones = ports
+    # Given 250 Kinesis records in one invocation (DynamoDB allows 100 items per transaction)
+    records = [rec(i, {"transaction_id": f"g{i}", "amount": 1}) for i in range(250)]
+    outcome = run(records, claims, ledger, zones)
+    # Then they are committed in three groups, each with its own manifest, and all are counted
+    assert ledger.commits == 3
+    manifests = [v for k, v in zones.objects.items() if k.startswith("manifests/")]
+    assert sorted(len(m["kinesis_records"]) for m in manifests) == [52, 99, 99]
+    assert len(outcome.curated) == 250 and ledger.counts["curated"] == 250
+
+
+def test_a_one_megabyte_record_is_quarantined_with_its_reason(ports: Any) -> None:
+    from fraudops_shared.contracts import load_contract
+    from fraudops_shared.validation import validate_records
+
+    claims, ledger, zones = ports
+    contract = load_contract("transactions")
+
+    def real(records: list[Any]) -> list[tuple[dict[str, Any] | None, list[str], list[str]]]:
+        return [
+            (r.valid_row, r.rules, r.reasons) for r in validate_records(contract, records, now=NOW)
+        ]
+
+    # Given a record of 1 MB (Kinesis' maximum): a transaction id of a million characters
+    huge = json.dumps({"transaction_id": "x" * 1_000_000, "amount": 1}).encode()
+    batch = StreamBatch(
+        [rec(1, huge)],
+        contract_name=contract.name,
+        contract_version=contract.version,
+        unique_key=contract.unique_key,
+        validate=real,
+        claims=claims,
+        ledger=ledger,
+        zones=zones,
+        now=NOW,
+    )
+    batch.add(rec(1, huge))
+    outcome = batch.commit()
+    # Then it is quarantined whole, with the specific rules it broke, and counted
+    (rejected,) = outcome.rejected
+    assert "max_length:transaction_id" in rejected.rules
+    assert len(rejected.record) == len(huge)
+    assert ledger.counts == {"in_records": 1, "curated": 0, "quarantined": 1}

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fraudops_shared import kpl
+from fraudops_shared.ledger import MAX_RECORDS_PER_COMMIT
 
 SOURCE = "kinesis"
 KPL_MAGIC = b"\xf3\x89\x9a\xc2"  # the prefix of a KPL aggregated record
@@ -224,6 +225,7 @@ class StreamBatch:
         self.done = ledger.committed([r.record_id for r in records]) if records else set()
         self.accepted: list[KinesisRecord] = []
         self.outcome = BatchOutcome()
+        self.by_record: dict[str, tuple[list[dict[str, Any]], list[Rejected]]] = {}
         # Split and validate everything up front (pure, vectorized); add() then only claims.
         self.parts: dict[str, tuple[list[UserRecord], Rejected | None]] = {
             r.record_id: split(r) for r in records if r.record_id not in self.done
@@ -244,28 +246,40 @@ class StreamBatch:
             unique_key=self.unique_key,
             claims=self.claims,
         )
+        rejected = rejected + ([broken] if broken else [])
         self.outcome.curated.extend(curated)
-        self.outcome.rejected.extend(rejected + ([broken] if broken else []))
+        self.outcome.rejected.extend(rejected)
+        self.by_record[record.record_id] = (curated, rejected)
         self.accepted.append(record)
 
     def commit(self) -> BatchOutcome:
-        """Write the outputs at keys of this batch, then commit counters and record marks."""
-        if not self.accepted:
-            return self.outcome
-        bid = batch_id(self.accepted)
-        name, outcome = self.contract_name, self.outcome
+        """Write and commit the added records in groups of at most MAX_RECORDS_PER_COMMIT
+        Kinesis records (DynamoDB's transaction limit): each group has its own files, manifest
+        and commit, so a failure between groups leaves every committed group whole."""
+        for start in range(0, len(self.accepted), MAX_RECORDS_PER_COMMIT):
+            self._commit_group(self.accepted[start : start + MAX_RECORDS_PER_COMMIT])
+        return self.outcome
+
+    def _commit_group(self, group: list[KinesisRecord]) -> None:
+        name, bid = self.contract_name, batch_id(group)
+        curated = [row for r in group for row in self.by_record[r.record_id][0]]
+        rejected = [rej for r in group for rej in self.by_record[r.record_id][1]]
         outputs: dict[str, Any] = {"curated": [], "quarantine": None}
-        if outcome.curated:
-            outputs["curated"] = self.zones.write_curated(name, bid, outcome.curated)
-        if outcome.rejected:
-            rows = [r.as_dict() for r in outcome.rejected]
+        if curated:
+            outputs["curated"] = self.zones.write_curated(name, bid, curated)
+        if rejected:
+            rows = [r.as_dict() for r in rejected]
             outputs["quarantine"] = self.zones.write_quarantine(name, bid, rows)
         counts = {
-            "in_records": outcome.records_in,
-            "curated": len(outcome.curated),
-            "quarantined": len(outcome.rejected),
+            "in_records": len(curated) + len(rejected),
+            "curated": len(curated),
+            "quarantined": len(rejected),
         }
-        record_ids = [r.record_id for r in self.accepted]
+        record_ids = [r.record_id for r in group]
+        rule_counts: dict[str, int] = {}
+        for rej in rejected:
+            for rule in rej.rules:
+                rule_counts[rule] = rule_counts.get(rule, 0) + 1
         manifest = {
             "source": SOURCE,
             "batch_id": bid,
@@ -273,10 +287,9 @@ class StreamBatch:
             "contract_version": self.contract_version,
             "kinesis_records": record_ids,
             "counts": counts,
-            "rule_counts": outcome.rule_counts(),
+            "rule_counts": rule_counts,
             "outputs": outputs,
             "ingested_at": self.now.isoformat(),
         }
         manifest_key = self.zones.write_manifest(name, bid, manifest)
         self.ledger.commit(name, record_ids, counts, manifest_key)
-        return outcome
