@@ -116,6 +116,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from fraudops import snapshot
+
+    try:
+        result = snapshot.create(_layout(args), args.contract)
+    except snapshot.SnapshotError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str) if args.json else snapshot.summary_line(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudops", description=__doc__)
     parser.add_argument("--port", type=int, help="LocalStack port (default 4566 or FRAUDOPS_PORT)")
@@ -153,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gzip", action="store_true")
     p.add_argument("--out", required=True, help="FILE.csv, FILE.jsonl or FILE.parquet")
     p.set_defaults(func=cmd_generate)
+    p = sub.add_parser(
+        "snapshot", help="freeze a contract's committed curated data (exact object versions)"
+    )
+    p.add_argument("--contract", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_snapshot)
     return parser
 
 

@@ -56,3 +56,18 @@ def test_dead_letter_counts_add_up(client: Any) -> None:
     ledger.add_counts("transactions", {"dead_lettered": 2})
     ledger.add_counts("transactions", {"dead_lettered": 1})
     assert read_accounts(client, TABLE)["transactions"]["kinesis"] == {"dead_lettered": 3}
+
+
+def test_the_first_mark_of_a_commit_never_expires(client: Any) -> None:
+    # Snapshots tell a committed stream manifest by its first record's mark: it must outlive TTL
+    DynamoLedger(client, TABLE, "kinesis").commit(
+        "transactions", ["s:1", "s:2"], {"in_records": 2}, "m"
+    )
+    first, second = (
+        client.get_item(TableName=TABLE, Key={"pk": {"S": f"SEQ#s:{i}"}, "sk": {"S": "COMMITTED"}})[
+            "Item"
+        ]
+        for i in (1, 2)
+    )
+    assert "expires_at" not in first and first["manifest"]["S"] == "m"
+    assert int(second["expires_at"]["N"]) > 0

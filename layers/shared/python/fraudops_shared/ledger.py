@@ -2,8 +2,10 @@
 
 Keys (pk / sk):
 * ``TXN#<contract>#<key>`` / ``CLAIM``: which record first brought a transaction (owner);
-* ``SEQ#<shard>:<sequence>`` / ``COMMITTED``: a Kinesis record whose batch was committed
-  (expires after the stream's retention: it cannot be re-delivered later);
+* ``SEQ#<shard>:<sequence>`` / ``COMMITTED``: a Kinesis record whose batch was committed, with
+  the batch manifest's key. The first record's mark is kept for good (snapshots use it to tell a
+  committed stream manifest from an orphan); the others expire after the stream's retention,
+  when they can no longer be re-delivered;
 * ``ACCOUNT#<contract>#<source>`` / ``COUNTS``: ``in_records``, ``curated``, ``quarantined``,
   ``dead_lettered`` counters, only ever changed with ADD inside the commit transaction.
 """
@@ -78,21 +80,24 @@ class DynamoLedger:
                 f"{MAX_RECORDS_PER_COMMIT}"
             )
         expires = str(int(time.time()) + SEQ_TTL_SECONDS)
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {
-                        "pk": {"S": f"SEQ#{rid}"},
-                        "sk": {"S": "COMMITTED"},
-                        "manifest": {"S": manifest_key},
-                        "expires_at": {"N": expires},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
+        items: list[dict[str, Any]] = []
+        for i, rid in enumerate(record_ids):
+            item = {
+                "pk": {"S": f"SEQ#{rid}"},
+                "sk": {"S": "COMMITTED"},
+                "manifest": {"S": manifest_key},
             }
-            for rid in record_ids
-        ]
+            if i:  # the first mark proves the manifest committed: it must not expire
+                item["expires_at"] = {"N": expires}
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
         items.append(self._add_counts(contract, counts))
         self.client.transact_write_items(TransactItems=items)
 

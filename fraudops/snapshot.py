@@ -1,0 +1,50 @@
+"""`fraudops snapshot --contract NAME`: freeze a contract's committed curated data for training.
+
+The logic lives in the shared layer (``fraudops_shared.snapshots``) so that the training Lambda
+loads snapshots with the same code; this wrapper finds the deployed stack and prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fraudops import deploy
+from fraudops.clients import client
+from fraudops.paths import Layout
+from fraudops.shared import use_layer_code
+
+use_layer_code()
+from fraudops_shared import contracts, snapshots  # noqa: E402
+
+SnapshotError = snapshots.SnapshotError
+
+
+def create(layout: Layout, contract: str) -> dict[str, Any]:
+    """Snapshot ``contract`` on the deployed stack; raises SnapshotError when there is no data."""
+    try:
+        version = contracts.load_contract(contract).version
+    except contracts.UnknownContractError:
+        known = ", ".join(contracts.available_contracts())
+        raise SnapshotError(f"unknown contract {contract!r} (known: {known})") from None
+    stack = deploy.stack_resources(layout)
+    if not stack.get("deployed"):
+        raise SnapshotError("the stack is not deployed (`fraudops deploy`)")
+    outputs = stack["outputs"]
+    return snapshots.create_snapshot(
+        client(layout, "s3"),
+        client(layout, "dynamodb"),
+        bucket=str(outputs["DataBucketName"]),
+        table=str(outputs["RegistryTableName"]),
+        contract=contract,
+        contract_version=version,
+    )
+
+
+def summary_line(snapshot: dict[str, Any]) -> str:
+    """One human line for the CLI."""
+    return (
+        f"snapshot {snapshot['snapshot_id']}: {snapshot['row_count']} rows in "
+        f"{snapshot['file_count']} files from {len(snapshot['source_manifests'])} manifests "
+        f"(contract {snapshot['contract']['name']} {snapshot['contract']['version']}); "
+        f"s3://{snapshot['bucket']}/{snapshot['key']}"
+    )
