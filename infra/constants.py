@@ -48,6 +48,14 @@ STREAM_MAX_RECORD_AGE_SECONDS: Final = 3600
 STREAM_PARALLELIZATION_FACTOR: Final = 1
 STREAM_DLQ_RETENTION_DAYS: Final = 14
 
+# --- scoring feed: validated transactions for real-time scoring ----------------------------------
+# Written only by ingest_stream (curated rows, at least once), read by the scoring function. One
+# shard takes 1,000 records/s, far above the transaction stream's one shard of curated output;
+# 24 h retention (the free minimum) covers a scoring outage of a day.
+SCORING_FEED_SHARD_COUNT: Final = 1
+SCORING_FEED_RETENTION_HOURS: Final = 24
+SCORING_FEED_ENV_VAR: Final = "SCORING_FEED_STREAM"  # fraudops_shared.scoring_feed.STREAM_ENV
+
 # --- registry / idempotency table ----------------------------------------------------------------
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
@@ -141,6 +149,7 @@ METRIC_RECORDS_IN: Final = "RecordsIn"
 METRIC_RECORDS_VALID: Final = "RecordsValid"
 METRIC_RECORDS_REJECTED: Final = "RecordsRejected"
 METRIC_FRESHNESS_LAG: Final = "FreshnessLagSeconds"
+METRIC_RECORDS_FORWARDED: Final = "RecordsForwarded"  # curated rows put on the scoring feed
 # Contracts watched per ingestion function (layers/shared/.../contracts/<name>.yaml).
 MONITORED_CONTRACTS: Final = ("transactions", "creditcard_benchmark")
 ALARM_PERIOD_SECONDS: Final = 300
@@ -171,6 +180,8 @@ OUT_DATA_BUCKET: Final = "DataBucketName"
 OUT_ACCESS_LOGS_BUCKET: Final = "AccessLogsBucketName"
 OUT_STREAM_NAME: Final = "TransactionStreamName"
 OUT_STREAM_ARN: Final = "TransactionStreamArn"
+OUT_SCORING_FEED_NAME: Final = "ScoringFeedStreamName"
+OUT_SCORING_FEED_ARN: Final = "ScoringFeedStreamArn"
 OUT_DLQ_URL: Final = "StreamDLQUrl"
 OUT_DLQ_ARN: Final = "StreamDLQArn"
 OUT_UNACCOUNTED_DLQ_URL: Final = "UnaccountedDLQUrl"

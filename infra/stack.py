@@ -76,6 +76,14 @@ class FraudOpsStack(Stack):
             ),
             c.OUT_STREAM_NAME: (self.ingestion.stream.stream_name, "Kinesis transaction stream"),
             c.OUT_STREAM_ARN: (self.ingestion.stream.stream_arn, "Kinesis transaction stream"),
+            c.OUT_SCORING_FEED_NAME: (
+                self.ingestion.scoring_feed.stream_name,
+                "Kinesis stream of validated transactions, for real-time scoring",
+            ),
+            c.OUT_SCORING_FEED_ARN: (
+                self.ingestion.scoring_feed.stream_arn,
+                "Kinesis stream of validated transactions, for real-time scoring",
+            ),
             c.OUT_DLQ_URL: (self.ingestion.dlq.queue_url, "On-failure queue of stream ingestion"),
             c.OUT_DLQ_ARN: (self.ingestion.dlq.queue_arn, "On-failure queue of stream ingestion"),
             c.OUT_UNACCOUNTED_DLQ_URL: (

@@ -1,6 +1,7 @@
 """Kinesis transactions: validate each record against its contract, curate the valid ones (one
 Parquet micro-batch per invocation), quarantine the rest with reasons, keep each transaction
-once, and commit the counters exactly once. Rules: fraudops_shared.stream_ingestion.
+once, and commit the counters exactly once. Rules: fraudops_shared.stream_ingestion. Curated
+transactions are also forwarded to the scoring feed (fraudops_shared.scoring_feed), at least once.
 
 Partial batch responses: a record whose processing hits an AWS error is reported in
 batchItemFailures (retried, bisected, then dead-lettered); bad data never fails a record.
@@ -18,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import settings
+from fraudops_shared import scoring_feed, settings
 from fraudops_shared.adapters import S3ObjectStore, StreamZoneWriter, zones_from_env
 from fraudops_shared.contracts import Contract, load_contract
 from fraudops_shared.ledger import DynamoClaims, DynamoLedger
@@ -32,6 +33,11 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 @cache
 def _session() -> boto3.session.Session:
     return boto3.session.Session()
+
+
+@cache
+def _kinesis() -> Any:
+    return _session().client("kinesis")
 
 
 def contract() -> Contract:
@@ -68,6 +74,18 @@ def stream_batch(records: list[KinesisRecord], now: datetime) -> StreamBatch:
     )
 
 
+def forward(rows: list[dict[str, Any]], now: datetime) -> int:
+    """Put the curated rows on the scoring feed; raises if some cannot be put (batch retried)."""
+    stream = os.environ.get(scoring_feed.STREAM_ENV, "").strip()
+    if not stream:
+        # Explicitly not forwarding (e.g. tests of other behaviour): said loudly, not silently.
+        logger.warning(f"{scoring_feed.STREAM_ENV} is not set: curated rows are not forwarded")
+        return 0
+    if not rows:
+        return 0
+    return scoring_feed.publish(_kinesis(), stream, rows, contract=contract(), now=now)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -80,6 +98,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     with processor(event["Records"], record_handler, lambda_context=context):
         processor.process()
+    # Publish to the scoring feed BEFORE the commit. After a commit, a redelivery curates nothing
+    # (its records are marked done), so a crash or timeout between a commit and a later publish
+    # would lose the feed copy of those rows for good. Published first, a failure anywhere after
+    # it retries the batch and publishes the rows again: at least once, never lost; the consumer
+    # dedupes by transaction_id. Only rows curated in THIS invocation are published: rows of an
+    # already committed batch are skipped by the batch and are not re-published.
+    forwarded = forward(batch.outcome.curated, now)
     outcome = batch.commit()  # raises on an AWS error: the whole batch is retried
     times = [r["event_time"] for r in outcome.curated if r.get("event_time")]
     emit_ingest_metrics(
@@ -90,7 +115,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rule_counts=outcome.rule_counts(),
         max_event_time=max(times) if times else None,
         now=now,
-        extra={"ReplaysSkipped": outcome.skipped_committed},
+        extra={"ReplaysSkipped": outcome.skipped_committed, "RecordsForwarded": forwarded},
     )
     metrics.add_metric(name="KinesisRecords", unit=MetricUnit.Count, value=len(event["Records"]))
     logger.info(
@@ -100,6 +125,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "curated": len(outcome.curated),
             "quarantined": len(outcome.rejected),
             "skipped": outcome.skipped_committed,
+            "forwarded": forwarded,
             "rules": outcome.rule_counts(),
         },
     )

@@ -8,7 +8,8 @@ table's key design):
   DeleteItem (release a failed claim).
 * ingest_stream: write under curated/, quarantine/, manifests/; registry: PutItem (claim a
   transaction, commit marks), BatchGetItem (which records are committed), UpdateItem (ADD the
-  counters in the commit transaction).
+  counters in the commit transaction); put records on the scoring feed (grant_write on that one
+  stream; no other function may write it).
 TransactWriteItems has no IAM action of its own: each item needs its action (Put/Update).
 """
 
@@ -59,7 +60,8 @@ def grant_objects(
 class Ingestion(Construct):
     """Batch: landing/ ObjectCreated -> ingest_batch. Stream: Kinesis -> ingest_stream with
     partial-batch responses, bisection, bounded retries and an SQS on-failure destination.
-    The stream is its own construct member so real-time scoring can add a second consumer."""
+    Curated stream transactions go on to the scoring feed, a second stream, for real-time
+    scoring; both streams are construct members so the scoring construct can consume them."""
 
     def __init__(
         self,
@@ -153,6 +155,16 @@ class Ingestion(Construct):
             ),
             removal_policy=stage.removal_policy,
         )
+        # Validated transactions for real-time scoring; same encryption choice as the source.
+        self.scoring_feed = kinesis.Stream(
+            self,
+            "ScoringFeed",
+            shard_count=c.SCORING_FEED_SHARD_COUNT,
+            stream_mode=kinesis.StreamMode.PROVISIONED,
+            retention_period=Duration.hours(c.SCORING_FEED_RETENTION_HOURS),
+            encryption=kinesis.StreamEncryption.MANAGED,
+            removal_policy=stage.removal_policy,
+        )
         self.stream_fn = PythonFunction(
             self,
             "IngestStream",
@@ -163,9 +175,10 @@ class Ingestion(Construct):
             layers=layers,
             data_layer=True,
             stage=stage,
-            environment=common_env,
+            environment={**common_env, c.SCORING_FEED_ENV_VAR: self.scoring_feed.stream_name},
         )
         table.grant(self.stream_fn.function, *STREAM_TABLE_ACTIONS)
+        self.scoring_feed.grant_write(self.stream_fn.function)
         grant_objects(self.stream_fn, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
         self.stream_fn.function.add_event_source(
             sources.KinesisEventSource(

@@ -90,16 +90,58 @@ def test_landing_uploads_notify_the_batch_function(template: Template) -> None:
     assert lambda_config["LambdaFunctionArn"] == {"Fn::GetAtt": [batch_fn[0], "Arn"]}
 
 
-def test_stream_is_encrypted_and_provisioned(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Kinesis::Stream",
-        {
-            "ShardCount": c.STREAM_SHARD_COUNT,
-            "RetentionPeriodHours": c.STREAM_RETENTION_HOURS,
+def test_streams_are_encrypted_and_provisioned(template: Template) -> None:
+    # Given the transaction stream and the scoring feed
+    streams = resources(template, "AWS::Kinesis::Stream")
+    assert len(streams) == 2
+    sizes = {
+        "TransactionStream": (c.STREAM_SHARD_COUNT, c.STREAM_RETENTION_HOURS),
+        "ScoringFeed": (c.SCORING_FEED_SHARD_COUNT, c.SCORING_FEED_RETENTION_HOURS),
+    }
+    for name, (shards, hours) in sizes.items():
+        [props] = [v["Properties"] for k, v in streams.items() if name in k]
+        # Then each is KMS-encrypted (aws/kinesis), provisioned and sized from constants
+        assert props == {
+            "ShardCount": shards,
+            "RetentionPeriodHours": hours,
             "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
             "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-        },
-    )
+        }
+
+
+def test_only_the_stream_function_writes_the_scoring_feed_and_knows_its_name(
+    template: Template,
+) -> None:
+    # Given the scoring feed and every role policy
+    feed_id = next(k for k in resources(template, "AWS::Kinesis::Stream") if "ScoringFeed" in k)
+    feed_arn = {"Fn::GetAtt": [feed_id, "Arn"]}
+    writes = {"kinesis:PutRecord", "kinesis:PutRecords"}
+    writers = {
+        lid
+        for lid, statements in _grants(template).items()
+        for s in statements
+        if _actions([s]) & writes
+    }
+    # Then only the stream function may put records, and only on the feed
+    assert len(writers) == 1 and next(iter(writers)).startswith("IngestionIngestStream")
+    for statements in _grants(template).values():
+        for s in statements:
+            if _actions([s]) & writes:
+                assert s["Resource"] == feed_arn
+                assert _actions([s]) == writes | {"kinesis:ListShards"}
+    # And the feed's name reaches it through SCORING_FEED_STREAM, and no other function
+    for lid, fn in our_functions(template).items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if lid.startswith("IngestionIngestStream"):
+            assert env[c.SCORING_FEED_ENV_VAR] == {"Ref": feed_id}
+        else:
+            assert c.SCORING_FEED_ENV_VAR not in env, lid
+
+
+def test_scoring_feed_env_name_is_the_one_the_layer_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
+    feed = importlib.import_module("fraudops_shared.scoring_feed")
+    assert c.SCORING_FEED_ENV_VAR == feed.STREAM_ENV
 
 
 def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_sqs(
@@ -372,6 +414,8 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_ACCESS_LOGS_BUCKET,
         c.OUT_STREAM_NAME,
         c.OUT_STREAM_ARN,
+        c.OUT_SCORING_FEED_NAME,
+        c.OUT_SCORING_FEED_ARN,
         c.OUT_DLQ_URL,
         c.OUT_DLQ_ARN,
         c.OUT_UNACCOUNTED_DLQ_URL,
@@ -386,6 +430,9 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_DASHBOARD_NAME,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
+    feed_id = next(k for k in resources(template, "AWS::Kinesis::Stream") if "ScoringFeed" in k)
+    assert outputs[c.OUT_SCORING_FEED_NAME]["Value"] == {"Ref": feed_id}
+    assert outputs[c.OUT_SCORING_FEED_ARN]["Value"] == {"Fn::GetAtt": [feed_id, "Arn"]}
 
 
 def test_stack_is_environment_agnostic(local_synth: tuple[FraudOpsStack, Template]) -> None:
