@@ -29,7 +29,7 @@ import signal
 import subprocess
 import threading
 import time
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from pathlib import Path
@@ -47,6 +47,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 from werkzeug import Request
+
+from fraudops_emulator import emf
 
 LOG = logging.getLogger(__name__)
 
@@ -100,6 +102,25 @@ def _rss_kb(pid: int) -> tuple[int, int]:
     except (OSError, ValueError):
         pass
     return rss, hwm
+
+
+# One worker: publishing metrics must never slow down reading a function's output.
+_EMF_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-emf")
+
+
+def _publish_emf(line: bytes, account: str, region: str) -> None:
+    """What CloudWatch Logs does on AWS: EMF lines become metrics (see emf.py)."""
+    try:
+        from localstack.aws.connect import connect_to
+
+        cloudwatch = connect_to(aws_access_key_id=account, region_name=region).cloudwatch
+        for namespace, data in emf.parse(line).items():
+            for start in range(0, len(data), 1000):
+                cloudwatch.put_metric_data(
+                    Namespace=namespace, MetricData=data[start : start + 1000]
+                )
+    except Exception as exc:  # metrics are best effort; the function's result is not affected
+        LOG.warning("could not publish EMF metrics: %s", exc)
 
 
 class HostExecutorEndpoint(ExecutorEndpoint):
@@ -252,6 +273,13 @@ class HostRuntimeExecutor(RuntimeExecutor):
                 event.set()
 
     def _add_line(self, line: bytes) -> None:
+        if line.startswith(emf.EMF_PREFIX):
+            _EMF_POOL.submit(
+                _publish_emf,
+                line,
+                self.function_version.id.account,
+                self.function_version.id.region,
+            )
         text, sep, mark = line.partition(END_MARK)
         with self._lock:
             if text or not sep:

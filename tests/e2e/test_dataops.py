@@ -226,3 +226,38 @@ def test_status_reports_balanced_accounts(ls_layout: Layout, outputs: dict[str, 
     assert accounts_all[CONTRACT]
     for source, counts in accounts_all[CONTRACT].items():
         assert counts["balanced"], (source, counts)
+
+
+def test_ingestion_metrics_reach_cloudwatch_for_the_alarms(
+    ls_layout: Layout, aws: Any, outputs: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a file of 120 transactions with 3 bad rows, landed
+    table, _ = generator.inject_bad_rows(
+        transactions(120, seed=41), ["negative_amount", "unknown_currency", "bad_channel"]
+    )
+    path = generator.write_table(table, tmp_path / "metrics.csv", "csv")
+    ingest.ingest_file(ls_layout, path, CONTRACT, timeout=180)
+    cloudwatch = aws("cloudwatch")
+    dims = [{"Name": "service", "Value": "ingest_batch"}, {"Name": "contract", "Value": CONTRACT}]
+
+    def total(metric: str) -> float:
+        end = datetime.now(UTC) + timedelta(minutes=1)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="FraudOps",
+            MetricName=metric,
+            Dimensions=dims,
+            StartTime=end - timedelta(hours=1),
+            EndTime=end,
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return float(sum(p["Sum"] for p in points))
+
+    # Then the function's EMF metrics are in CloudWatch, where the rejection-rate alarm reads them
+    assert poll(lambda: total("RecordsIn") >= 120, timeout=60, what="RecordsIn metric")
+    assert total("RecordsRejected") >= 3
+    (alarm,) = cloudwatch.describe_alarms(
+        AlarmNames=["FraudOps-rejection-rate-batch-transactions"]
+    )["MetricAlarms"]
+    used = {q["MetricStat"]["Metric"]["MetricName"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert used == {"RecordsIn", "RecordsRejected"}
