@@ -6,11 +6,15 @@ free port (never 4566) and stopped at the end; its log tail is attached to every
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -63,6 +67,29 @@ def aws(ls_layout: Layout) -> Callable[..., object]:
         return session.client(service, endpoint_url=ls_layout.endpoint, **kwargs)  # type: ignore[call-overload]
 
     return client
+
+
+@pytest.fixture(scope="session")
+def fraudops_json(ls_layout: Layout) -> Callable[..., Any]:
+    """Run the `fraudops` command against the tests' LocalStack and parse its JSON output."""
+
+    def run(*args: str) -> Any:
+        env = {
+            **os.environ,
+            "FRAUDOPS_PORT": str(ls_layout.port),
+            "FRAUDOPS_STATE_DIR": str(ls_layout.state_dir),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "fraudops.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return json.loads(done.stdout)
+
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,14 +7,10 @@ destroyed at the end. Waiting is bounded polling, never a bare sleep.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from typing import Any
 
 from fraudops.clients import poll
-from fraudops.paths import Layout
 
 
 def registry_item(aws: Any, outputs: dict[str, str], pk: str) -> list[dict[str, Any]]:
@@ -81,22 +77,10 @@ def test_handler_logs_reach_cloudwatch(aws: Any, outputs: dict[str, str]) -> Non
 
 
 def test_status_json_lists_the_deployed_resources(
-    ls_layout: Layout, outputs: dict[str, str]
+    fraudops_json: Any, outputs: dict[str, str]
 ) -> None:
-    env = {
-        **os.environ,
-        "FRAUDOPS_PORT": str(ls_layout.port),
-        "FRAUDOPS_STATE_DIR": str(ls_layout.state_dir),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "fraudops.cli", "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    stack = json.loads(done.stdout)["stack"]
+    status = fraudops_json("status", "--json")
+    stack = status["stack"]
     assert stack["deployed"] is True
     assert outputs["DataBucketName"] in stack["resources"]["buckets"]
     assert outputs["TransactionStreamName"] in stack["resources"]["streams"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,22 +25,10 @@ def test_another_process_on_the_port_is_refused(ls_layout: Layout, tmp_path: Pat
         localstack.start(other)
 
 
-def test_status_json_reports_the_runtime(ls_layout: Layout) -> None:
+def test_status_json_reports_the_runtime(ls_layout: Layout, fraudops_json: Any) -> None:
     # When `fraudops status --json` runs against the tests' LocalStack
-    env = {
-        **os.environ,
-        "FRAUDOPS_PORT": str(ls_layout.port),
-        "FRAUDOPS_STATE_DIR": str(ls_layout.state_dir),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "fraudops.cli", "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    report = json.loads(done.stdout)
+    status = fraudops_json("status", "--json")
+    report = status
     # Then it shows the process, its health and memory
     ls = report["localstack"]
     assert ls["running"] and ls["healthy"]
