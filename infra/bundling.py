@@ -11,6 +11,7 @@ them.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import shutil
 import subprocess
@@ -226,6 +227,19 @@ def pip_layer_code(requirements: Path, *, trim: Sequence[str] = ()) -> lambda_.C
             local=bundler,
         ),
     )
+
+
+def tree_digest(root: Path, excludes: Sequence[str] = c.ASSET_EXCLUDES) -> str:
+    """SHA-256 of a folder's files (relative paths and bytes), skipping excluded names."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_dir() or any(
+            fnmatch.fnmatch(part, pat) for part in rel.parts for pat in excludes
+        ):
+            continue
+        digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def deps_layer_code() -> lambda_.Code:

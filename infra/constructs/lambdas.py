@@ -13,8 +13,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
-from infra.bundling import data_layer_code, deps_layer_code
+from infra.bundling import cache_key, data_layer_code, deps_layer_code, tree_digest
 from infra.stage import StageConfig
+
+DIGEST_CHARS = 8  # of a layer content digest, in its construct id
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -53,13 +55,19 @@ class SharedLayers(Construct):
     the runtime and the shared layer need (Powertools, PyYAML). `data`: awswrangler, pandas,
     pyarrow, numpy for the ingestion functions only, built (trimmed) or AWS's managed layer as
     the stage says. Built layers come from the host's pip, no Docker. Code, not data: old
-    versions are deleted on every stage."""
+    versions are deleted on every stage.
+
+    Each layer's construct id ends with a digest of its content, so new content is a new
+    resource (and the old one is removed) instead of a CloudFormation replacement: the effect on
+    AWS is the same (a layer version is immutable), and LocalStack 2026.3 loses a replaced
+    LayerVersion from the stack (its cleanup deletes the resource's record, not only the old
+    version)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig) -> None:
         super().__init__(scope, construct_id)
         self.shared = lambda_.LayerVersion(
             self,
-            "Shared",
+            f"Shared{tree_digest(c.SHARED_LAYER_DIR)[:DIGEST_CHARS]}",
             code=lambda_.Code.from_asset(str(c.SHARED_LAYER_DIR), exclude=list(c.ASSET_EXCLUDES)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
@@ -67,7 +75,7 @@ class SharedLayers(Construct):
         )
         self.deps = lambda_.LayerVersion(
             self,
-            "Deps",
+            f"Deps{cache_key(c.DEPS_REQUIREMENTS)[:DIGEST_CHARS]}",
             code=deps_layer_code(),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
@@ -82,7 +90,7 @@ class SharedLayers(Construct):
         else:
             self.data = lambda_.LayerVersion(
                 self,
-                "Data",
+                f"Data{cache_key(c.DATA_REQUIREMENTS, c.DATA_LAYER_TRIM)[:DIGEST_CHARS]}",
                 code=data_layer_code(),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
