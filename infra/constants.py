@@ -60,7 +60,6 @@ SCORING_FEED_ENV_VAR: Final = "SCORING_FEED_STREAM"  # fraudops_shared.scoring_f
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
-RECORD_TTL_DAYS: Final = 30
 
 # --- Lambda ---------------------------------------------------------------------------------------
 LAMBDA_HANDLER: Final = "app.handler"

@@ -76,7 +76,6 @@ class Ingestion(Construct):
         super().__init__(scope, construct_id)
         common_env = {
             "REGISTRY_TABLE_NAME": table.table_name,
-            "RECORD_TTL_DAYS": str(c.RECORD_TTL_DAYS),
             # zones (fraudops_shared.adapters reads these names)
             "DATA_BUCKET": lake.bucket.bucket_name,
             "LANDING_PREFIX": lake.landing_prefix,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 
 TABLE_NAME_ENV = "REGISTRY_TABLE_NAME"
-RECORD_TTL_DAYS_ENV = "RECORD_TTL_DAYS"
-LANDING_PREFIX_ENV = "LANDING_PREFIX"
 
 
 class ConfigurationError(RuntimeError):
@@ -22,11 +20,3 @@ def required(name: str) -> str:
 
 def table_name() -> str:
     return required(TABLE_NAME_ENV)
-
-
-def record_ttl_days() -> int:
-    return int(os.environ.get(RECORD_TTL_DAYS_ENV, "30"))
-
-
-def landing_prefix() -> str:
-    return os.environ.get(LANDING_PREFIX_ENV, "landing/")

@@ -81,11 +81,16 @@ class BatchOutcome:
         return len(self.curated) + len(self.rejected)
 
     def rule_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for rej in self.rejected:
-            for rule in rej.rules:
-                counts[rule] = counts.get(rule, 0) + 1
-        return counts
+        return count_rules(self.rejected)
+
+
+def count_rules(rejected: Iterable[Rejected]) -> dict[str, int]:
+    """How many rejected records failed each rule (a record may fail several)."""
+    counts: dict[str, int] = {}
+    for rej in rejected:
+        for rule in rej.rules:
+            counts[rule] = counts.get(rule, 0) + 1
+    return counts
 
 
 class Claims(Protocol):
@@ -276,10 +281,6 @@ class StreamBatch:
             "quarantined": len(rejected),
         }
         record_ids = [r.record_id for r in group]
-        rule_counts: dict[str, int] = {}
-        for rej in rejected:
-            for rule in rej.rules:
-                rule_counts[rule] = rule_counts.get(rule, 0) + 1
         manifest = {
             "source": SOURCE,
             "batch_id": bid,
@@ -287,7 +288,7 @@ class StreamBatch:
             "contract_version": self.contract_version,
             "kinesis_records": record_ids,
             "counts": counts,
-            "rule_counts": rule_counts,
+            "rule_counts": count_rules(rejected),
             "outputs": outputs,
             "ingested_at": self.now.isoformat(),
         }
