@@ -10,10 +10,11 @@ kinds never collide and a future `dynamodb:LeadingKeys` condition can fence each
   writer wins (a second delivery is quarantined as a duplicate);
 * commit mark — `SEQ#<shard>:<sequence>` / `COMMITTED`, ingest_stream and the dead-letter path:
   PutItem in the commit transaction, BatchGetItem to skip committed records; TTL `expires_at`
-  (8 days, longer than the stream can re-deliver);
+  (8 days, longer than the stream can re-deliver), except the first mark of each commit group,
+  which snapshots use to tell a committed manifest from an orphan;
+* snapshot — `SNAPSHOT#<contract>` / `<created_at>#<snapshot_id>`, written by `fraudops snapshot`;
 * accounting — `ACCOUNT#<contract>#<source>` / `COUNTS`, both: UpdateItem `ADD` only, inside the
   same transaction that commits the outputs;
-* arrival (the first handlers', being replaced) — `OBJECT#<bucket>/<key>`, `TXN#<id>`: PutItem.
 
 Accounting: `source` is `s3` (batch) or `kinesis` (stream); counters are numbers, created by the
 first `ADD`: `in_records`, `curated`, `quarantined`, `dead_lettered`. Invariant, per item:
