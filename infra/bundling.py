@@ -250,3 +250,13 @@ def deps_layer_code() -> lambda_.Code:
 def data_layer_code() -> lambda_.Code:
     """awswrangler, pandas, pyarrow, numpy: the ingestion functions only."""
     return pip_layer_code(c.DATA_REQUIREMENTS, trim=c.DATA_LAYER_TRIM)
+
+
+def ml_layer_code() -> lambda_.Code:
+    """scikit-learn, scipy, skl2onnx, onnx: the training function only."""
+    return pip_layer_code(c.ML_REQUIREMENTS, trim=c.ML_LAYER_TRIM)
+
+
+def onnx_layer_code() -> lambda_.Code:
+    """onnxruntime and numpy: model evaluation (and scoring)."""
+    return pip_layer_code(c.ONNX_REQUIREMENTS, trim=c.ONNX_LAYER_TRIM)

@@ -18,6 +18,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.orchestration import Orchestration
 from infra.constructs.registry import Registry
 from infra.constructs.storage import DataLake
+from infra.constructs.training import Training
 from infra.nag import acknowledge
 from infra.stage import StageConfig
 
@@ -50,6 +51,14 @@ class FraudOpsStack(Stack):
         self.orchestration = Orchestration(
             self, "Orchestration", table=self.registry.table, layers=self.layers, stage=stage
         )
+        self.training = Training(
+            self,
+            "Training",
+            lake=self.lake,
+            table=self.registry.table,
+            layers=self.layers,
+            stage=stage,
+        )
         self.monitoring = Monitoring(self, "Monitoring", ingestion=self.ingestion, stage=stage)
         self._outputs()
         self._nag_suppressions()
@@ -61,6 +70,7 @@ class FraudOpsStack(Stack):
             self.ingestion.stream_fn,
             self.ingestion.dead_letters,
             self.orchestration.probe,
+            *self.training.functions,
         ]
 
     def _outputs(self) -> None:
@@ -115,6 +125,16 @@ class FraudOpsStack(Stack):
                 self.layers.data.layer_version_arn,
                 f"Data layer of the ingestion functions ({self.layers.data_source})",
             ),
+            c.OUT_TRAINING_STATE_MACHINE_ARN: (
+                self.training.state_machine.state_machine_arn,
+                "Training pipeline (fraudops train)",
+            ),
+            c.OUT_MODEL_EVENTS_QUEUE_URL: (
+                self.training.events_queue.queue_url,
+                "Model events (promoted, registered, rejected, failed) from the default bus",
+            ),
+            c.OUT_ML_LAYER_ARN: (self.layers.ml.layer_version_arn, "Training layer"),
+            c.OUT_ONNX_LAYER_ARN: (self.layers.onnx.layer_version_arn, "ONNX runtime layer"),
             c.OUT_ALARM_TOPIC_ARN: (self.monitoring.topic.topic_arn, "SNS topic of every alarm"),
             c.OUT_DASHBOARD_NAME: (
                 self.monitoring.dashboard.dashboard_name,

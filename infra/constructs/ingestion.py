@@ -48,12 +48,22 @@ WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
 def grant_objects(
     fn: PythonFunction, bucket: s3.IBucket, actions: Sequence[str], prefixes: Sequence[str]
 ) -> None:
-    """Object actions on keys under the prefixes only (never the whole bucket)."""
+    """Object actions on keys under the prefixes only (never the whole bucket), with the
+    cdk-nag acknowledgement of exactly those prefix wildcards."""
     fn.role.add_to_principal_policy(
         iam.PolicyStatement(
             actions=list(actions),
             resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
         )
+    )
+    bucket_id = Stack.of(fn).get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
+    acknowledge(
+        fn.role,
+        "IAM5",
+        "Object-level actions on keys under one prefix of the data bucket (a zone such as "
+        "curated/, or training/, snapshots/): object keys are unknown until run time, and the "
+        "prefix is the narrowest valid resource.",
+        *(f"Resource::<{bucket_id}.Arn>/{p}*" for p in prefixes),
     )
 
 
@@ -95,7 +105,7 @@ class Ingestion(Construct):
             timeout_seconds=c.INGEST_BATCH_TIMEOUT_SECONDS,
             ephemeral_storage_mb=c.INGEST_BATCH_EPHEMERAL_STORAGE_MB,
             layers=layers,
-            data_layer=True,
+            extra_layer=layers.data,
             stage=stage,
             environment=common_env,
         )
@@ -172,7 +182,7 @@ class Ingestion(Construct):
             memory_mb=c.INGEST_STREAM_MEMORY_MB,
             timeout_seconds=c.INGEST_STREAM_TIMEOUT_SECONDS,
             layers=layers,
-            data_layer=True,
+            extra_layer=layers.data,
             stage=stage,
             environment={**common_env, c.SCORING_FEED_ENV_VAR: self.scoring_feed.stream_name},
         )
@@ -202,7 +212,7 @@ class Ingestion(Construct):
             memory_mb=c.DLQ_ACCOUNTING_MEMORY_MB,
             timeout_seconds=c.DLQ_ACCOUNTING_TIMEOUT_SECONDS,
             layers=layers,
-            data_layer=True,
+            extra_layer=layers.data,
             stage=stage,
             environment=common_env,
         )
@@ -218,17 +228,3 @@ class Ingestion(Construct):
             )
         )
 
-        bucket_id = Stack.of(self).get_logical_id(lake.bucket.node.default_child)  # type: ignore[arg-type]
-        for fn, prefixes in (
-            (self.batch, (lake.landing_prefix, *outputs)),
-            (self.stream_fn, outputs),
-            (self.dead_letters, dlq_outputs),
-        ):
-            acknowledge(
-                fn.role,
-                "IAM5",
-                "Object-level actions on keys under one zone prefix of the data bucket "
-                "(landing/, curated/, quarantine/, manifests/): object keys are unknown until "
-                "run time, and the prefix is the narrowest valid resource.",
-                *(f"Resource::<{bucket_id}.Arn>/{p}*" for p in prefixes),
-            )

@@ -13,7 +13,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import constants as c
-from infra.bundling import cache_key, data_layer_code, deps_layer_code, tree_digest
+from infra.bundling import (
+    cache_key,
+    data_layer_code,
+    deps_layer_code,
+    ml_layer_code,
+    onnx_layer_code,
+    tree_digest,
+)
 from infra.stage import StageConfig
 
 DIGEST_CHARS = 8  # of a layer content digest, in its construct id
@@ -53,9 +60,10 @@ def managed_pandas_layer_arn() -> str:
 class SharedLayers(Construct):
     """`shared`: fraudops_shared (Powertools setup, domain code). `deps`: third-party packages
     the runtime and the shared layer need (Powertools, PyYAML). `data`: awswrangler, pandas,
-    pyarrow, numpy for the ingestion functions only, built (trimmed) or AWS's managed layer as
-    the stage says. Built layers come from the host's pip, no Docker. Code, not data: old
-    versions are deleted on every stage.
+    pyarrow, numpy for ingestion and training's data preparation, built (trimmed) or AWS's
+    managed layer as the stage says. `ml` (training) and `onnx` (evaluation, scoring).
+    Built layers come from the host's pip, no Docker. Code, not data: old versions are deleted
+    on every stage.
 
     Each layer's construct id ends with a digest of its content, so new content is a new
     resource (and the old one is removed) instead of a CloudFormation replacement: the effect on
@@ -96,22 +104,40 @@ class SharedLayers(Construct):
                 compatible_architectures=[ARCHITECTURE],
                 description="Dataframes for ingestion: awswrangler, pandas, pyarrow, numpy",
             )
+        # Built on every stage (no AWS-managed equivalent): measured 210 MB (ml) and 120 MB
+        # (onnx) unzipped with bytecode, each fits beside the deps and shared layers.
+        self.ml = lambda_.LayerVersion(
+            self,
+            f"Ml{cache_key(c.ML_REQUIREMENTS, c.ML_LAYER_TRIM)[:DIGEST_CHARS]}",
+            code=ml_layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Training: scikit-learn, scipy, numpy, skl2onnx, onnx",
+        )
+        self.onnx = lambda_.LayerVersion(
+            self,
+            f"Onnx{cache_key(c.ONNX_REQUIREMENTS, c.ONNX_LAYER_TRIM)[:DIGEST_CHARS]}",
+            code=onnx_layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Model runtime: onnxruntime (CPU), numpy",
+        )
 
     @property
     def all(self) -> list[lambda_.ILayerVersion]:
         """What every function gets."""
         return [self.deps, self.shared]
 
-    @property
-    def with_data(self) -> list[lambda_.ILayerVersion]:
-        """Ingestion: the data layer first, so deps (then shared) win any file both carry."""
-        return [self.data, self.deps, self.shared]
+    def with_extra(self, extra: lambda_.ILayerVersion | None) -> list[lambda_.ILayerVersion]:
+        """A runtime layer (data, ml or onnx) first, so deps (then shared) win any file both
+        carry; at most one of them: any two together exceed Lambda's 250 MB."""
+        return [extra, self.deps, self.shared] if extra is not None else self.all
 
 
 class PythonFunction(Construct):
-    """A thin handler from `functions/<folder>/app.py` with the deps and shared layers (and the
-    data layer when `data_layer`), an explicit log group (no Node.js log-retention custom
-    resource) and a role that starts with only log writes."""
+    """A thin handler from `functions/<folder>/app.py` with the deps and shared layers (and one
+    runtime layer: data, ml or onnx, when given), an explicit log group (no Node.js
+    log-retention custom resource) and a role that starts with only log writes."""
 
     def __init__(
         self,
@@ -125,7 +151,7 @@ class PythonFunction(Construct):
         layers: SharedLayers,
         stage: StageConfig,
         environment: Mapping[str, str] | None = None,
-        data_layer: bool = False,
+        extra_layer: lambda_.ILayerVersion | None = None,
         ephemeral_storage_mb: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -161,7 +187,7 @@ class PythonFunction(Construct):
             description=description,
             memory_size=memory_mb,
             timeout=Duration.seconds(timeout_seconds),
-            layers=layers.with_data if data_layer else layers.all,
+            layers=layers.with_extra(extra_layer),
             ephemeral_storage_size=(
                 Size.mebibytes(ephemeral_storage_mb) if ephemeral_storage_mb else None
             ),

@@ -91,6 +91,9 @@ class Contract:
     max_future_seconds: float | None
     max_age_days: float | None
     owner: str = ""
+    # The model features section as written (parsed and checked by fraudops_shared.features,
+    # which training and scoring share); a contract without one cannot be trained on.
+    features: Any = field(default=None, compare=False)
     _by_name: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -212,6 +215,7 @@ def parse_contract(doc: Any) -> Contract:
         partition_by=partitions,
         max_future_seconds=_num(freshness.get("max_future_seconds")),
         max_age_days=_num(freshness.get("max_age_days")),
+        features=doc.get("features"),
     )
 
 

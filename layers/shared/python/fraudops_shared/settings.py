@@ -20,3 +20,16 @@ def required(name: str) -> str:
 
 def table_name() -> str:
     return required(TABLE_NAME_ENV)
+
+
+DATA_BUCKET_ENV = "DATA_BUCKET"
+CODE_VERSION_ENV = "CODE_VERSION"
+
+
+def data_bucket() -> str:
+    return required(DATA_BUCKET_ENV)
+
+
+def code_version() -> str:
+    """The git commit the stack was synthesized from (lineage of every trained model)."""
+    return required(CODE_VERSION_ENV)

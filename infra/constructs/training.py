@@ -1,0 +1,208 @@
+"""Training: the pipeline's four functions, its state machine (state_machines/training.asl.json)
+and the model events it announces.
+
+Each function may do exactly what its step calls (fraudops_shared.training_pipeline):
+* training_prepare (data layer): registry Query (the latest snapshot); read snapshots/ and
+  curated/ (at exact versions); write training/ (the dataset);
+* training_train (ml layer): read and write training/ (dataset in; ONNX and scikit-learn's
+  holdout probabilities out);
+* training_evaluate (onnx layer): read and write training/ (evaluation document); registry
+  GetItem (champion pointer and record); its champion's ONNX is under training/ too;
+* training_register: read training/ (evaluation document); registry GetItem, PutItem,
+  UpdateItem (one TransactWriteItems: counter, version, run, champion pointer, predecessor).
+The state machine may invoke those four and put events on the default bus, nothing else.
+Model events (source fraudops.training) are routed to a queue serving will consume.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import constants as c
+from infra.constructs.ingestion import READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS, grant_objects
+from infra.constructs.lambdas import PythonFunction, SharedLayers, log_retention
+from infra.constructs.orchestration import load_definition
+from infra.constructs.storage import DataLake
+from infra.nag import acknowledge
+from infra.provenance import code_version
+from infra.stage import StageConfig
+
+DEFAULT_BUS = "default"
+
+
+class Training(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        lake: DataLake,
+        table: dynamodb.ITable,
+        layers: SharedLayers,
+        stage: StageConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        env = {
+            "REGISTRY_TABLE_NAME": table.table_name,
+            "DATA_BUCKET": lake.bucket.bucket_name,
+            "CODE_VERSION": code_version(),
+        }
+        training = (c.TRAINING_PREFIX,)
+
+        def function(
+            cid: str, folder: str, description: str, memory: int, timeout: int, **kw: object
+        ) -> PythonFunction:
+            return PythonFunction(
+                self,
+                cid,
+                folder=folder,
+                description=description,
+                memory_mb=memory,
+                timeout_seconds=timeout,
+                layers=layers,
+                stage=stage,
+                environment=env,
+                **kw,  # type: ignore[arg-type]
+            )
+
+        self.prepare = function(
+            "Prepare",
+            c.FN_TRAINING_PREPARE,
+            "Training: snapshot -> labelled, featurised, time-split dataset",
+            c.TRAINING_PREPARE_MEMORY_MB,
+            c.TRAINING_PREPARE_TIMEOUT_SECONDS,
+            extra_layer=layers.data,
+            ephemeral_storage_mb=c.TRAINING_PREPARE_EPHEMERAL_STORAGE_MB,
+        )
+        table.grant(self.prepare.function, "dynamodb:Query")
+        grant_objects(
+            self.prepare,
+            lake.bucket,
+            READ_OBJECT_ACTIONS,
+            (c.SNAPSHOT_PREFIX, lake.curated_prefix),
+        )
+        grant_objects(self.prepare, lake.bucket, WRITE_OBJECT_ACTIONS, training)
+
+        self.train = function(
+            "Train",
+            c.FN_TRAINING_TRAIN,
+            "Training: fit one candidate with scikit-learn, export it to ONNX",
+            c.TRAINING_TRAIN_MEMORY_MB,
+            c.TRAINING_TRAIN_TIMEOUT_SECONDS,
+            extra_layer=layers.ml,
+        )
+        grant_objects(self.train, lake.bucket, READ_OBJECT_ACTIONS, training)
+        grant_objects(self.train, lake.bucket, WRITE_OBJECT_ACTIONS, training)
+
+        self.evaluate = function(
+            "Evaluate",
+            c.FN_TRAINING_EVALUATE,
+            "Training: ONNX parity, metrics, cost threshold, champion comparison, gate",
+            c.TRAINING_EVALUATE_MEMORY_MB,
+            c.TRAINING_EVALUATE_TIMEOUT_SECONDS,
+            extra_layer=layers.onnx,
+        )
+        table.grant(self.evaluate.function, "dynamodb:GetItem")
+        grant_objects(self.evaluate, lake.bucket, READ_OBJECT_ACTIONS, training)
+        grant_objects(self.evaluate, lake.bucket, WRITE_OBJECT_ACTIONS, training)
+
+        self.register = function(
+            "Register",
+            c.FN_TRAINING_REGISTER,
+            "Training: register the model version (promote when gated), or record a failure",
+            c.TRAINING_REGISTER_MEMORY_MB,
+            c.TRAINING_REGISTER_TIMEOUT_SECONDS,
+        )
+        table.grant(
+            self.register.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )
+        grant_objects(self.register, lake.bucket, READ_OBJECT_ACTIONS, training)
+
+        # --- model events: default bus -> a queue for the serving side ------------------------
+        self.events_queue = sqs.Queue(
+            self,
+            "ModelEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(c.TRAINING_EVENTS_RETENTION_DAYS),
+            removal_policy=stage.removal_policy,
+        )
+        acknowledge(
+            self.events_queue,
+            "SQS3",
+            "The model-events queue is a sink that consumers read and delete from; a message "
+            "they cannot handle stays visible for retention, a second queue would add nothing.",
+        )
+        self.rule = events.Rule(
+            self,
+            "ModelEventsRule",
+            description="fraudops training outcomes (promoted, registered, rejected, failed)",
+            event_pattern=events.EventPattern(source=[c.TRAINING_EVENT_SOURCE]),
+            targets=[targets.SqsQueue(self.events_queue)],
+        )
+
+        # --- the state machine ----------------------------------------------------------------
+        stack = Stack.of(self)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-{c.TRAINING_LOG_SUFFIX}",
+            retention=log_retention(c.STATE_MACHINE_LOG_RETENTION_DAYS),
+            removal_policy=stage.removal_policy,
+        )
+        steps = (self.prepare, self.train, self.evaluate, self.register)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=load_definition(c.TRAINING_ASL),
+            definition_substitutions={
+                "PrepareFunctionArn": self.prepare.function.function_arn,
+                "TrainFunctionArn": self.train.function.function_arn,
+                "EvaluateFunctionArn": self.evaluate.function.function_arn,
+                "RegisterFunctionArn": self.register.function.function_arn,
+                "EventBusName": DEFAULT_BUS,
+                "EventSource": c.TRAINING_EVENT_SOURCE,
+            },
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            removal_policy=stage.removal_policy,
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[s.function.function_arn for s in steps],
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[
+                    stack.format_arn(
+                        service="events", resource="event-bus", resource_name=DEFAULT_BUS
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            self.state_machine.role,
+            "IAM5",
+            "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups, resource policies) "
+            "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) support no "
+            "resource-level permissions: Resource '*' is their only valid scope.",
+            "Resource::*",
+        )
+
+    @property
+    def functions(self) -> list[PythonFunction]:
+        return [self.prepare, self.train, self.evaluate, self.register]
