@@ -128,6 +128,86 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_arg(value: str | None) -> dict[str, Any]:
+    """--config: inline JSON or a path to a JSON file."""
+    if not value:
+        return {}
+    from pathlib import Path
+
+    text = Path(value).read_text(encoding="utf-8") if Path(value).is_file() else value
+    doc = json.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError("--config must be a JSON object")
+    return doc
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fraudops import training
+
+    layout = _layout(args)
+    try:
+        config = _config_arg(args.config)
+    except (OSError, ValueError) as exc:
+        print(f"fraudops: --config: {exc}", file=sys.stderr)
+        return 2
+    try:
+        arn = training.start(
+            layout,
+            args.contract,
+            snapshot_id=args.snapshot,
+            config=config,
+            promote=not args.no_promote,
+        )
+    except training.TrainingCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if not args.wait:
+        print(json.dumps({"execution_arn": arn}) if args.json else f"started {arn}")
+        return 0
+    echo = None if args.json else print
+    if echo:
+        echo(f"training {args.contract}: {arn}")
+    desc = training.follow(layout, arn, timeout=args.timeout, echo=echo)
+    res = training.result(layout, desc)
+    print(json.dumps(res, indent=2, default=str) if args.json else training.summary_line(res))
+    return 0 if desc["status"] == "SUCCEEDED" else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from fraudops import training
+
+    layout = _layout(args)
+    try:
+        if args.action == "list":
+            records = training.list_models(layout, args.contract)
+            if args.json:
+                print(json.dumps(records, indent=2, default=str))
+            else:
+                print("\n".join(training.table_lines(records)))
+            return 0
+        if args.action == "show":
+            record = training.show(layout, args.contract, args.version)
+            if args.json:
+                print(json.dumps(record, indent=2, default=str))
+            else:
+                print("\n".join(training.describe(record)))
+            return 0
+        if args.action == "promote":
+            record = training.promote(
+                layout, args.contract, args.version, reason=args.reason, shadow=args.shadow
+            )
+        else:
+            record = training.rollback(layout, args.contract, reason=args.reason)
+    except training.TrainingCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        print(f"{record['model_id']} is now {record['status']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudops", description=__doc__)
     parser.add_argument("--port", type=int, help="LocalStack port (default 4566 or FRAUDOPS_PORT)")
@@ -171,6 +251,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contract", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_snapshot)
+    p = sub.add_parser(
+        "train", help="run the training pipeline on a snapshot (the latest unless --snapshot)"
+    )
+    p.add_argument("--contract", default="transactions")
+    p.add_argument("--snapshot", help="snapshot id (default: the latest registered)")
+    p.add_argument("--config", help="config overrides: inline JSON or a JSON file")
+    p.add_argument("--no-promote", action="store_true", help="register, never promote")
+    p.add_argument("--wait", action="store_true", help="follow the execution to its end")
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
+    models = p.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("list", "every version of a contract's models"),
+        ("show", "one version with its lineage"),
+        ("promote", "make a version the champion (or --shadow)"),
+        ("rollback", "the previous champion serves again"),
+    ):
+        m = models.add_parser(action, help=text)
+        m.add_argument("--contract", default="transactions")
+        m.add_argument("--json", action="store_true")
+        if action in ("show", "promote"):
+            m.add_argument("version", help="3, v3 or <contract>-v3")
+        if action in ("promote", "rollback"):
+            m.add_argument("--reason", default=f"manual {action} (fraudops CLI)")
+        if action == "promote":
+            m.add_argument("--shadow", action="store_true", help="score alongside, do not serve")
+        m.set_defaults(func=cmd_models)
     return parser
 
 

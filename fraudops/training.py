@@ -1,0 +1,314 @@
+"""`fraudops train` and `fraudops models`: start and follow the training state machine, read and
+change the model registry of the deployed stack.
+
+The registry logic is the shared layer's (``fraudops_shared.model_registry``), the same code the
+registration function runs; this module finds the stack, talks to Step Functions and prints.
+A manual promotion or rollback checks the target's ONNX artifact against its registered SHA-256
+first and announces the new champion on the default bus, as the pipeline does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fraudops import deploy
+from fraudops.clients import client
+from fraudops.paths import Layout
+from fraudops.shared import use_layer_code
+
+use_layer_code()
+from fraudops_shared import artifacts, model_registry  # noqa: E402
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+POLL_SECONDS = 1.0
+
+
+class TrainingCliError(RuntimeError):
+    """Something the user can fix: no stack, unknown version, a bad config file."""
+
+
+def _outputs(layout: Layout) -> dict[str, str]:
+    stack = deploy.stack_resources(layout)
+    if not stack.get("deployed"):
+        raise TrainingCliError("the stack is not deployed (`fraudops deploy`)")
+    return {k: str(v) for k, v in stack["outputs"].items()}
+
+
+def execution_name(contract: str, now: datetime | None = None) -> str:
+    """`<contract>-<UTC time>-<random>`: sortable, unique, and a valid execution name (the
+    pipeline's run id)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{contract}-{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"[:80]
+
+
+def start(
+    layout: Layout,
+    contract: str,
+    *,
+    snapshot_id: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    promote: bool = True,
+) -> str:
+    outputs = _outputs(layout)
+    request = {
+        "contract": contract,
+        "snapshot_id": snapshot_id,
+        "config": dict(config or {}),
+        "promote": promote,
+    }
+    resp = client(layout, "stepfunctions").start_execution(
+        stateMachineArn=outputs["TrainingStateMachineArn"],
+        name=execution_name(contract),
+        input=json.dumps(request),
+    )
+    return str(resp["executionArn"])
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events, token = [], None
+    while True:
+        kwargs = {"executionArn": arn, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        events += page.get("events", [])
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def progress_lines(events: list[dict[str, Any]], started: datetime) -> list[str]:
+    """One line per state entered or left (Map iterations folded), with the time since start."""
+    lines = []
+    for event in events:
+        kind = event["type"]
+        at = event["timestamp"]
+        offset = (at - started).total_seconds() if isinstance(at, datetime) else 0.0
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            lines.append(f"{offset:7.1f}s  > {name}")
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            lines.append(f"{offset:7.1f}s  < {name}")
+        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            lines.append(f"{offset:7.1f}s  ! {details.get('error', 'failed')}")
+    return lines
+
+
+def follow(
+    layout: Layout,
+    arn: str,
+    *,
+    timeout: float = 3600.0,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Poll the execution to its end, echoing new progress lines; returns its description."""
+    sfn = client(layout, "stepfunctions")
+    deadline = time.monotonic() + timeout
+    shown = 0
+    while True:
+        desc = sfn.describe_execution(executionArn=arn)
+        if echo is not None:
+            lines = progress_lines(_history(sfn, arn), desc["startDate"])
+            for line in lines[shown:]:
+                echo(line)
+            shown = len(lines)
+        if desc["status"] in TERMINAL:
+            return dict(desc)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution still {desc['status']} after {timeout:.0f} s: {arn}")
+        time.sleep(POLL_SECONDS)
+
+
+def result(layout: Layout, desc: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution's outcome as one document: its summarized output when it succeeded, the
+    registry's run record (error and reason) when it failed."""
+    out: dict[str, Any] = {
+        "execution_arn": desc["executionArn"],
+        "run_id": desc["name"],
+        "execution_status": desc["status"],
+        "seconds": round(
+            ((desc.get("stopDate") or datetime.now(UTC)) - desc["startDate"]).total_seconds(), 1
+        ),
+    }
+    if desc["status"] == "SUCCEEDED":
+        out.update(json.loads(desc.get("output") or "{}"))
+        return out
+    out["error"] = desc.get("error")
+    out["reason"] = desc.get("cause")
+    request = json.loads(desc.get("input") or "{}")
+    outputs = _outputs(layout)
+    run = model_registry.get_run(
+        client(layout, "dynamodb"),
+        outputs["RegistryTableName"],
+        str(request.get("contract")),
+        str(desc["name"]),
+    )
+    out["status"] = "failed"
+    out["run_record"] = run
+    return out
+
+
+def summary_line(res: Mapping[str, Any]) -> str:
+    if res["execution_status"] != "SUCCEEDED":
+        return f"training FAILED after {res['seconds']} s: {res.get('error')}: {res.get('reason')}"
+    m = res.get("metrics") or {}
+    gate = res.get("gate") or {}
+    verdict = "gates passed" if gate.get("passed") else "; ".join(gate.get("reasons") or [])
+    return (
+        f"{res['model_id']} {res['status']} ({res['candidate']}, {res['seconds']} s): "
+        f"AUPRC {m.get('auprc', float('nan')):.4f}, ROC-AUC {m.get('roc_auc', float('nan')):.4f}, "
+        f"threshold {m.get('threshold', float('nan')):.4f}; {verdict}"
+    )
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def _registry(layout: Layout) -> tuple[Any, str, Any, str]:
+    outputs = _outputs(layout)
+    return (
+        client(layout, "dynamodb"),
+        outputs["RegistryTableName"],
+        client(layout, "s3"),
+        outputs["DataBucketName"],
+    )
+
+
+def parse_version(ref: str, contract: str) -> int:
+    """`3`, `v3` or `transactions-v3`."""
+    text = ref.strip()
+    if text.startswith(f"{contract}-"):
+        text = text[len(contract) + 1 :]
+    text = text.removeprefix("v")
+    if not text.isdigit():
+        raise TrainingCliError(f"not a version of {contract}: {ref!r} (use 3, v3 or {contract}-v3)")
+    return int(text)
+
+
+def list_models(layout: Layout, contract: str) -> list[dict[str, Any]]:
+    ddb, table, _, _ = _registry(layout)
+    return model_registry.list_versions(ddb, table, contract)
+
+
+def show(layout: Layout, contract: str, ref: str) -> dict[str, Any]:
+    ddb, table, _, _ = _registry(layout)
+    record = model_registry.get_version(ddb, table, contract, parse_version(ref, contract))
+    if record is None:
+        raise TrainingCliError(f"{contract} has no version {ref}")
+    return record
+
+
+def verify_artifact(s3: Any, record: Mapping[str, Any]) -> None:
+    """The registered ONNX bytes must still be there, unchanged, before anyone serves them."""
+    try:
+        data = artifacts.Artifacts(s3, record["onnx"]["bucket"]).get(record["onnx"])
+    except artifacts.ArtifactError as exc:
+        raise TrainingCliError(f"refusing: {record['model_id']}: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != record["onnx"]["sha256"]:
+        raise TrainingCliError(f"refusing: {record['model_id']}: ONNX SHA-256 mismatch")
+
+
+def _announce(layout: Layout, record: Mapping[str, Any], trigger: str, reason: str) -> None:
+    detail = {
+        "event_type": "Model Promoted",
+        "status": "champion",
+        "model_id": record["model_id"],
+        "version": record["version"],
+        "contract": record["contract"],
+        "trigger": trigger,
+        "reason": reason,
+        "onnx_sha256": record["onnx"]["sha256"],
+    }
+    client(layout, "events").put_events(
+        Entries=[
+            {
+                "Source": artifacts.EVENT_SOURCE,
+                "DetailType": "Model Promoted",
+                "Detail": json.dumps(detail),
+                "EventBusName": "default",
+            }
+        ]
+    )
+
+
+def promote(
+    layout: Layout, contract: str, ref: str, *, reason: str, shadow: bool = False
+) -> dict[str, Any]:
+    ddb, table, s3, _ = _registry(layout)
+    target = show(layout, contract, ref)
+    verify_artifact(s3, target)
+    try:
+        record = model_registry.promote(
+            ddb, table, contract, int(target["version"]), reason=reason, shadow=shadow
+        )
+    except model_registry.RegistryError as exc:
+        raise TrainingCliError(str(exc)) from None
+    if not shadow:
+        _announce(layout, record, "manual", reason)
+    return record
+
+
+def rollback(layout: Layout, contract: str, *, reason: str) -> dict[str, Any]:
+    ddb, table, s3, _ = _registry(layout)
+    pointer = model_registry.champion_pointer(ddb, table, contract)
+    history = (pointer or {}).get("history") or []
+    if len(history) >= 2:
+        verify_artifact(s3, show(layout, contract, str(history[-2]["version"])))
+    try:
+        record = model_registry.rollback(ddb, table, contract, reason=reason)
+    except model_registry.RegistryError as exc:
+        raise TrainingCliError(str(exc)) from None
+    _announce(layout, record, "rollback", reason)
+    return record
+
+
+def table_lines(records: list[dict[str, Any]]) -> list[str]:
+    header = f"{'model':24} {'status':10} {'candidate':10} {'AUPRC':>7} {'ROC-AUC':>8} " + (
+        f"{'thresh':>7}  {'snapshot':44} created"
+    )
+    lines = [header]
+    for r in records:
+        m = r.get("metrics") or {}
+        lines.append(
+            f"{r['model_id']:24} {r['status']:10} {r.get('candidate', ''):10} "
+            f"{m.get('auprc', float('nan')):7.4f} {m.get('roc_auc', float('nan')):8.4f} "
+            f"{float(r.get('threshold', float('nan'))):7.4f}  {r.get('snapshot_id', ''):44} "
+            f"{r.get('created_at', '')}"
+        )
+    return lines
+
+
+def describe(record: Mapping[str, Any]) -> list[str]:
+    """A human summary of one version (everything, baseline aside, is in --json)."""
+    m = record.get("metrics") or {}
+    gate = record.get("gate") or {}
+    onnx = record.get("onnx") or {}
+    lines = [
+        f"{record['model_id']}  status {record['status']}  ({record.get('status_reason', '')})",
+        f"  candidate   {record.get('candidate')} ({record.get('kind')}), "
+        f"seed {record.get('seed')}",
+        f"  params      {json.dumps(record.get('params'), sort_keys=True)}",
+        f"  snapshot    {record.get('snapshot_id')} (hash {str(record.get('snapshot_hash'))[:12]})",
+        f"  contract    {record.get('contract')} {record.get('contract_version')}, feature set "
+        f"v{record.get('feature_set_version')} {str(record.get('feature_set'))[:12]}",
+        f"  code        {record.get('code_version')}",
+        f"  metrics     AUPRC {m.get('auprc')}, ROC-AUC {m.get('roc_auc')}, precision "
+        f"{m.get('precision')}, recall {m.get('recall')}, P@{m.get('k')} "
+        f"{m.get('precision_at_k')}, cost/1000 {m.get('cost_per_1000')}",
+        f"  threshold   {record.get('threshold')}",
+        f"  gate        {'passed' if gate.get('passed') else 'failed'} "
+        f"{'; '.join(gate.get('reasons') or [])}",
+        f"  onnx        s3://{onnx.get('bucket')}/{onnx.get('key')} sha256 {onnx.get('sha256')}",
+        f"  run         {record.get('run_id')}, created {record.get('created_at')}",
+    ]
+    for h in record.get("history") or []:
+        lines.append(f"  history     {h.get('at')} {h.get('status')} {h.get('reason', '')}")
+    return lines
