@@ -1,6 +1,7 @@
-"""`fraudops demo`: start LocalStack if needed, deploy, send one event through each trigger and
-print what each Lambda did. It reads everything back from the deployed stack (the registry table,
-the dead-letter queue, the execution, CloudWatch Logs), so what it prints is what happened."""
+"""`fraudops demo`: start LocalStack if needed, deploy, send data through each ingestion trigger,
+train and register a model on a snapshot, and print what each Lambda did. It reads everything
+back from the deployed stack (the registry table, the dead-letter queue, the execution,
+CloudWatch Logs), so what it prints is what happened."""
 
 from __future__ import annotations
 
@@ -94,19 +95,29 @@ def run(layout: Layout) -> int:
     print(f"sent {len(records)}: curated {diff['curated']}, quarantined {diff['quarantined']}")
     print(f"  {_last_report(layout, outputs['IngestStreamFunctionName'])}")
 
-    _step("Step Functions: run the pipeline probe")
-    sfn = client(layout, "stepfunctions")
-    arn = sfn.start_execution(
-        stateMachineArn=outputs["PipelineProbeStateMachineArn"],
-        name=f"demo-{run_id}",
-        input=json.dumps({"demo": run_id}),
-    )["executionArn"]
-    done = poll(
-        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-        what="execution",
+    _step("MLOps: 60,000 labelled transactions -> snapshot -> training pipeline (Step Functions)")
+    from fraudops import snapshot, training
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    history = generator.generate_transactions(
+        60_000,
+        seed=int(run_id, 16) % 8_888,
+        start=end - timedelta(days=45),
+        days=45,
+        fraud_rate=0.005,
+        label_delay=timedelta(days=3),
+        as_of=end,
     )
-    print(f"execution {done['status']}: {done.get('output') or done.get('error')}")
-    print(f"  {_last_report(layout, outputs['PipelineProbeFunctionName'])}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generator.write_table(history, Path(tmp) / f"history-{run_id}.parquet", "parquet")
+        print(ingest.summary_line(ingest.ingest_file(layout, path, "transactions", timeout=300)))
+    snap = snapshot.create(layout, "transactions")
+    print(snapshot.summary_line(snap))
+    arn = training.start(layout, "transactions", snapshot_id=snap["snapshot_id"])
+    done = training.follow(layout, arn, echo=print)
+    res = training.result(layout, done)
+    print(training.summary_line(res))
+    print("\n".join(training.table_lines(training.list_models(layout, "transactions"))))
 
     _step("Accounting: in = curated + quarantined + dead-lettered, per contract and source")
     for contract, sources in deploy.ingestion_accounts(layout, table_name).items():

@@ -73,7 +73,7 @@ def aws(ls_layout: Layout) -> Callable[..., object]:
 def fraudops_json(ls_layout: Layout) -> Callable[..., Any]:
     """Run the `fraudops` command against the tests' LocalStack and parse its JSON output."""
 
-    def run(*args: str) -> Any:
+    def run(*args: str, returncode: int = 0) -> Any:
         env = {
             **os.environ,
             "FRAUDOPS_PORT": str(ls_layout.port),
@@ -84,8 +84,12 @@ def fraudops_json(ls_layout: Layout) -> Callable[..., Any]:
             env=env,
             capture_output=True,
             text=True,
-            check=True,
-            timeout=120,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == returncode, (
+            f"fraudops {' '.join(args)} exited {done.returncode}, expected {returncode}:\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         )
         return json.loads(done.stdout)
 
