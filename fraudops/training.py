@@ -97,7 +97,9 @@ def progress_lines(events: list[dict[str, Any]], started: datetime) -> list[str]
             name = event["stateExitedEventDetails"]["name"]
             lines.append(f"{offset:7.1f}s  < {name}")
         elif kind in ("TaskFailed", "LambdaFunctionFailed"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next(
+                (v for k, v in event.items() if k.endswith("EventDetails")), {}
+            )
             lines.append(f"{offset:7.1f}s  ! {details.get('error', 'failed')}")
     return lines
 
