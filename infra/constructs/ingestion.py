@@ -227,4 +227,3 @@ class Ingestion(Construct):
                 report_batch_item_failures=True,
             )
         )
-
