@@ -165,7 +165,11 @@ def cost_threshold(y: Any, scores: Any, costs: Costs) -> float:
     if best < 0 or none_cost <= cost[best]:
         top = float(distinct[0]) if len(distinct) else 1.0
         return float(np.nextafter(max(top, 1.0), np.inf)) if top >= 1.0 else (top + 1.0) / 2.0
-    lower = float(distinct[best + 1]) if best + 1 < len(distinct) else 0.0
+    if best + 1 < len(distinct):
+        lower = float(distinct[best + 1])
+    else:  # flag everything: below the lowest score (0 for probabilities)
+        lowest = float(distinct[best])
+        lower = 0.0 if lowest > 0.0 else lowest - 1.0
     return (float(distinct[best]) + lower) / 2.0
 
 

@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -123,8 +123,8 @@ class FeatureSet:
         numpy arrays (datetime64, float, bool, object) or lists of Python values / ISO strings;
         None or NaN is null."""
         n = _row_count(columns, self.input_columns)
-        blocks = [_apply(f, columns, n) for f in self.features]
-        out = np.concatenate([b.reshape(n, -1) for b in blocks], axis=1) if blocks else None
+        blocks = [_apply(f, columns, n).reshape(n, len(f.output_names)) for f in self.features]
+        out = np.concatenate(blocks, axis=1) if blocks else None
         if out is None:
             return np.zeros((n, 0), FEATURE_DTYPE)
         return np.ascontiguousarray(out, dtype=FEATURE_DTYPE)
@@ -259,14 +259,26 @@ def _epoch_seconds(values: Any) -> np.ndarray:
         if v is None or v == "":
             continue
         if isinstance(v, datetime):
-            out[i] = v.timestamp()
+            out[i] = _utc(v).timestamp()
+            continue
+        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+            out[i] = float(v)  # seconds (Time offsets) beside nulls in an object array
             continue
         text = str(v).strip().replace("Z", "+00:00")
         try:
-            out[i] = datetime.fromisoformat(text).timestamp()
+            out[i] = _utc(datetime.fromisoformat(text)).timestamp()
         except ValueError:
-            continue
+            try:
+                out[i] = float(text)  # seconds as text ("3600"), as `_numbers` reads numbers
+            except ValueError:
+                continue
     return out
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive times are UTC (as datetime64 values and the validator take them), never the
+    process's local time zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _apply(f: Feature, columns: Mapping[str, Any], n: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,12 +93,16 @@ def to_onnx(model: Any, n_features: int, metadata: Mapping[str, str]) -> bytes:
     from skl2onnx.common.data_types import FloatTensorType
 
     estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-    onx = skl_to_onnx(
-        model,
-        initial_types=[("features", FloatTensorType([None, n_features]))],
-        options={id(estimator): {"zipmap": False}},
-        target_opset=TARGET_OPSET,
-    )
+    with warnings.catch_warnings():
+        # skl2onnx 1.20 writes boolean tree attributes into int fields; protobuf 6 converts
+        # them and warns once per node (protobuf 7 refuses: the ml layer pins protobuf < 7).
+        warnings.filterwarnings("ignore", "Field onnx.AttributeProto", DeprecationWarning)
+        onx = skl_to_onnx(
+            model,
+            initial_types=[("features", FloatTensorType([None, n_features]))],
+            options={id(estimator): {"zipmap": False}},
+            target_opset=TARGET_OPSET,
+        )
     onx.producer_name = PRODUCER
     onx.producer_version = ""
     onx.doc_string = ""

@@ -41,6 +41,16 @@ DEFAULT_CANDIDATES: dict[str, dict[str, Any]] = {
 }
 
 
+_INTEGERS = (
+    "seed",
+    "min_rows",
+    "min_train_positives",
+    "min_holdout_positives",
+    "precision_k",
+    "baseline_bins",
+)
+
+
 class ConfigError(ValueError):
     """An execution's config that cannot be trained with."""
 
@@ -66,6 +76,14 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         problems = []
+        for name in _INTEGERS:  # a float or string here fails only later, in train or evaluate
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(f"{name} must be an integer, got {value!r}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        if not 0 <= self.seed < 2**32:
+            problems.append("seed must be within 0..2**32-1")
         if not 0.05 <= self.holdout_fraction <= 0.5:
             problems.append("holdout_fraction must be within 0.05..0.5")
         if self.min_rows < 10:
@@ -107,12 +125,17 @@ def resolve(overrides: Mapping[str, Any] | None) -> TrainingConfig:
     if unknown:
         raise ConfigError(f"unknown config keys {unknown}; known: {sorted(known)}")
     candidates = copy.deepcopy(DEFAULT_CANDIDATES)
-    for name, spec in (overrides.pop("candidates", None) or {}).items():
+    changes = overrides.pop("candidates", None) or {}
+    if not isinstance(changes, Mapping):
+        raise ConfigError("candidates must be a mapping of candidate name to spec or null")
+    for name, spec in changes.items():
         if spec is None:
             candidates.pop(name, None)
             continue
         if not isinstance(spec, Mapping):
             raise ConfigError(f"candidate {name!r} must be a mapping or null")
+        if not isinstance(spec.get("params") or {}, Mapping):
+            raise ConfigError(f"candidate {name!r}: params must be a mapping")
         base = candidates.get(name, {"kind": spec.get("kind"), "params": {}})
         merged = {"kind": spec.get("kind", base["kind"]), "params": dict(base["params"])}
         merged["params"].update(spec.get("params") or {})

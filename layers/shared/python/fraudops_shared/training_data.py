@@ -139,9 +139,11 @@ def build_dataset(
     y, times = y[known][order], times[order]
     cut = time_cut(times, config.holdout_fraction)
     hold = times >= cut
-    if hold.all():  # every row at one instant: nothing older to train on
+    if hold.all():  # the cut is the earliest instant: nothing older to train on
         raise TrainingDataError(
-            "NO_TIME_SPREAD", "all labelled rows share one event time: no time-based holdout"
+            "NO_TIME_SPREAD",
+            f"no labelled row is older than the holdout cut ({cut:.0f}): "
+            f"{int(np.sum(times == times[0]))} of {len(times)} rows share the earliest event time",
         )
     y_train, y_hold = y[~hold], y[hold]
     for name, ys, minimum in (

@@ -57,6 +57,10 @@ def prepare(
     snapshot_ref = request.get("snapshot_id")
     if snapshot_ref:
         try:
+            snapshots.contract_of(str(snapshot_ref))
+        except snapshots.SnapshotError as exc:
+            raise TrainingDataError("SNAPSHOT_NOT_FOUND", str(exc)) from None
+        try:
             snapshot = snapshots.load_snapshot(s3, bucket, str(snapshot_ref))
         except snapshots.SnapshotError as exc:
             raise TrainingDataError("SNAPSHOT_CORRUPT", str(exc)) from None

@@ -76,11 +76,13 @@ def register(event: Mapping[str, Any], *, s3: Any, ddb: Any, bucket: str, table:
         },
     }
     version = model_registry.register(ddb, table, record, promote=promote)
+    # the status it was registered with (a retry may find it archived or shadowed since)
+    registered_as = (version.get("history") or [{}])[0].get("status", version["status"])
     event_type = {
         "champion": "Model Promoted",
         "candidate": "Model Registered",
         "rejected": "Model Rejected",
-    }[version["status"]]
+    }.get(registered_as, "Model Registered")
     return {
         "event_type": event_type,
         "status": version["status"],
