@@ -93,10 +93,11 @@ lint: $(VENV)/.stamp ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: install ## platform, validation and ingestion benchmarks (each prints its figures)
+bench: install ## platform, validation, ingestion and training benchmarks (each prints its figures)
 	$(PY) -m benchmarks.platform
 	$(PY) -m benchmarks.validation
 	$(PY) -m benchmarks.ingestion
+	$(PY) -m benchmarks.training
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache
