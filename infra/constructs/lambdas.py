@@ -129,8 +129,10 @@ class SharedLayers(Construct):
         return [self.deps, self.shared]
 
     def with_extra(self, extra: lambda_.ILayerVersion | None) -> list[lambda_.ILayerVersion]:
-        """A runtime layer (data, ml or onnx) first, so deps (then shared) win any file both
-        carry; at most one of them: any two together exceed Lambda's 250 MB."""
+        """deps, shared and at most one runtime layer (data, ml or onnx): any two runtime layers
+        together exceed Lambda's 250 MB. CDK orders a function's layers by construct path
+        (cdk.json: recognizeLayerVersion), not by this list, so a file two layers both carry must
+        be the same file: the same pin in both (tests/infra checks every shared package)."""
         return [extra, self.deps, self.shared] if extra is not None else self.all
 
 

@@ -58,7 +58,13 @@ class Training(Construct):
         training = (c.TRAINING_PREFIX,)
 
         def function(
-            cid: str, folder: str, description: str, memory: int, timeout: int, **kw: object
+            cid: str,
+            folder: str,
+            description: str,
+            memory: int,
+            timeout: int,
+            extra_env: dict[str, str] | None = None,
+            **kw: object,
         ) -> PythonFunction:
             return PythonFunction(
                 self,
@@ -69,7 +75,7 @@ class Training(Construct):
                 timeout_seconds=timeout,
                 layers=layers,
                 stage=stage,
-                environment=env,
+                environment={**env, **(extra_env or {})},
                 **kw,  # type: ignore[arg-type]
             )
 
@@ -97,6 +103,7 @@ class Training(Construct):
             "Training: fit one candidate with scikit-learn, export it to ONNX",
             c.TRAINING_TRAIN_MEMORY_MB,
             c.TRAINING_TRAIN_TIMEOUT_SECONDS,
+            extra_env=dict(c.TRAINING_TRAIN_ENV),
             extra_layer=layers.ml,
         )
         grant_objects(self.train, lake.bucket, READ_OBJECT_ACTIONS, training)

@@ -34,3 +34,28 @@ def our_functions(template: Template) -> dict[str, dict[str, Any]]:
         for k, v in resources(template, "AWS::Lambda::Function").items()
         if v["Properties"].get("Handler") == c.LAMBDA_HANDLER
     }
+
+
+LAYER_ROLES = ("deps", "shared", "data", "ml", "onnx")
+
+
+def layer_ids(template: Template) -> dict[str, str]:
+    """Layer logical ids by role (from the construct id, `Layers<Role><digest>`)."""
+    ids = set(resources(template, "AWS::Lambda::LayerVersion"))
+    return {
+        role: next(i for i in ids if i.startswith(f"Layers{role.title()}")) for role in LAYER_ROLES
+    }
+
+
+def state_machine(template: Template, log_suffix: str) -> tuple[str, dict[str, Any]]:
+    """The one state machine that logs to `/aws/vendedlogs/states/<stack>-<log_suffix>`."""
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    wanted = f"/aws/vendedlogs/states/{c.STACK_NAME}-{log_suffix}"
+    found = []
+    for lid, sm in resources(template, "AWS::StepFunctions::StateMachine").items():
+        [destination] = sm["Properties"]["LoggingConfiguration"]["Destinations"]
+        group_id, _ = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+        if log_groups[group_id]["Properties"].get("LogGroupName") == wanted:
+            found.append((lid, sm))
+    assert len(found) == 1, f"expected one state machine logging to {wanted}, found {found}"
+    return found[0]

@@ -1,8 +1,10 @@
-"""Pip layers built without Docker: the bundler's rules, the data layer's size against Lambda's
-limit, that it imports on its own, and the stage setting that picks its source."""
+"""Pip layers built without Docker: the bundler's rules, every function's size (code and layers)
+against Lambda's limit, that the data layer imports on its own, and the stage setting that picks
+its source. (The ml and onnx layers' own imports: test_training_infra.)"""
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from synth_support import our_functions, resources, synth
+from synth_support import layer_ids, our_functions, resources, synth
 
 from infra import bundling
 from infra import constants as c
@@ -93,40 +95,59 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 def test_requirements_are_exact_pins_and_shared_packages_agree() -> None:
-    deps, data = _pins(c.DEPS_REQUIREMENTS), _pins(c.DATA_REQUIREMENTS)
-    assert {"awswrangler", "pandas", "pyarrow", "numpy"} <= set(data)
-    assert "pyyaml" in deps  # the shared layer's contracts need it whatever the data source
-    # The runtime provides the AWS SDK: no layer may ship (and shadow) it
-    for pins in (deps, data):
-        assert not set(pins) & {"boto3", "botocore", "s3transfer", "urllib3"}
-    for name in set(deps) & set(data):
-        assert deps[name] == data[name], name
-
-
-# --- the real data layer (pip, cached under .cache/layers) ----------------------------------
-
-
-@pytest.fixture(scope="module")
-def built_layers() -> dict[str, Path]:
-    return {
-        "deps": bundling.PipLayerBundling(c.DEPS_REQUIREMENTS).build() / "python",
-        "data": bundling.PipLayerBundling(c.DATA_REQUIREMENTS, trim=c.DATA_LAYER_TRIM).build()
-        / "python",
+    layers = {
+        "deps": _pins(c.DEPS_REQUIREMENTS),
+        "data": _pins(c.DATA_REQUIREMENTS),
+        "ml": _pins(c.ML_REQUIREMENTS),
+        "onnx": _pins(c.ONNX_REQUIREMENTS),
     }
+    assert {"awswrangler", "pandas", "pyarrow", "numpy"} <= set(layers["data"])
+    assert {"scikit-learn", "scipy", "numpy", "skl2onnx", "onnx", "protobuf"} <= set(layers["ml"])
+    assert set(layers["onnx"]) == {"onnxruntime", "numpy"}
+    # the shared layer's contracts need PyYAML whatever the data source
+    assert "pyyaml" in layers["deps"]
+    # The runtime provides the AWS SDK: no layer may ship (and shadow) it
+    for pins in layers.values():
+        assert not set(pins) & {"boto3", "botocore", "s3transfer", "urllib3"}
+    # A package two layers carry is the same pin in both, so whichever layer Lambda extracts
+    # last (the order is CDK's, see test_stack) puts the same files in /opt/python
+    for (a, pins_a), (b, pins_b) in itertools.combinations(layers.items(), 2):
+        for name in set(pins_a) & set(pins_b):
+            assert pins_a[name] == pins_b[name], (name, a, b)
 
 
-def test_ingestion_function_with_all_its_layers_fits_lambdas_limit(
-    built_layers: dict[str, Path],
+# --- the real layers (pip, cached under .cache/layers; `built_layers` is in conftest) ----------
+
+
+def test_every_function_with_all_its_layers_fits_lambdas_limit(
+    template: Template, built_layers: dict[str, Path]
 ) -> None:
-    sizes = {name: bundling.tree_size(path) for name, path in built_layers.items()}
-    sizes["shared"] = bundling.tree_size(c.SHARED_LAYER_DIR)
-    sizes["code"] = max(
-        bundling.tree_size(c.FUNCTIONS_DIR / f) for f in (c.FN_INGEST_BATCH, c.FN_INGEST_STREAM)
-    )
-    total = sum(sizes.values())
-    print(f"unzipped bytes: {sizes} total {total:,}")
-    # Leave room for growth: at least 10% under the limit
-    assert total < 0.9 * c.LAMBDA_UNZIPPED_LIMIT_BYTES, sizes
+    # Given every function's folder and the layers the template gives it, as built
+    role_of = {lid: role for role, lid in layer_ids(template).items()}
+    layer_bytes = {role: bundling.tree_size(path) for role, path in built_layers.items()}
+    totals: dict[str, int] = {}
+    for fn in our_functions(template).values():
+        props = fn["Properties"]
+        folder = props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert (c.FUNCTIONS_DIR / folder / "app.py").is_file(), folder
+        sizes = {"code": bundling.tree_size(c.FUNCTIONS_DIR / folder)}
+        sizes |= {role_of[ref["Ref"]]: layer_bytes[role_of[ref["Ref"]]] for ref in props["Layers"]}
+        totals[folder] = sum(sizes.values())
+        print(f"{folder}: unzipped bytes {sizes} total {totals[folder]:,}")
+    # Then every function was measured
+    assert set(totals) == {
+        c.FN_INGEST_BATCH,
+        c.FN_INGEST_STREAM,
+        c.FN_DLQ_ACCOUNTING,
+        c.FN_PIPELINE_PROBE,
+        c.FN_TRAINING_PREPARE,
+        c.FN_TRAINING_TRAIN,
+        c.FN_TRAINING_EVALUATE,
+        c.FN_TRAINING_REGISTER,
+    }
+    # And each leaves room for growth: at least 10% under the limit
+    for folder, total in totals.items():
+        assert total < 0.9 * c.LAMBDA_UNZIPPED_LIMIT_BYTES, (folder, total)
 
 
 def test_data_layer_is_trimmed_and_precompiled(built_layers: dict[str, Path]) -> None:
@@ -138,6 +159,23 @@ def test_data_layer_is_trimmed_and_precompiled(built_layers: dict[str, Path]) ->
     )
     if bundling.can_precompile():
         assert list((data / "pandas" / "__pycache__").glob("*.cpython-312.pyc"))
+
+
+def test_ml_and_onnx_layers_are_trimmed_and_precompiled(built_layers: dict[str, Path]) -> None:
+    ml, onnx = built_layers["ml"], built_layers["onnx"]
+    for layer in (ml, onnx):
+        assert not list(layer.glob("**/tests")) and not list(layer.glob("**/*.pyi"))
+        assert not (layer / "bin").exists() and not (layer / "numpy" / "_core" / "include").exists()
+    assert not (ml / "onnx" / "backend" / "test").exists()
+    assert not (ml / "sklearn" / "datasets" / "data").exists()
+    for sub in ("transformers", "quantization", "tools"):
+        assert not (onnx / "onnxruntime" / sub).exists(), sub
+    # And the packages the functions import are there
+    assert (ml / "sklearn" / "ensemble").is_dir() and (ml / "skl2onnx").is_dir()
+    assert list((onnx / "onnxruntime" / "capi").glob("onnxruntime_pybind11_state*.so"))
+    if bundling.can_precompile():
+        assert list((ml / "sklearn" / "__pycache__").glob("*.cpython-312.pyc"))
+        assert list((onnx / "onnxruntime" / "__pycache__").glob("*.cpython-312.pyc"))
 
 
 def test_data_layer_imports_in_isolation_and_writes_parquet(built_layers: dict[str, Path]) -> None:
@@ -176,17 +214,19 @@ def test_data_layer_imports_in_isolation_and_writes_parquet(built_layers: dict[s
 
 
 def _data_layer_refs(template: Template) -> list[Any]:
+    """The first layer of the functions that get the data layer: ingestion's three and
+    training's prepare (data sorts first, see test_stack)."""
     return [
         fn["Properties"]["Layers"][0]
         for lid, fn in our_functions(template).items()
-        if lid.startswith("Ingestion")
+        if lid.startswith(("Ingestion", "TrainingPrepare"))
     ]
 
 
 def test_both_stages_build_the_data_layer_by_default(template: Template) -> None:
     layers = resources(template, "AWS::Lambda::LayerVersion")
     data_id = next(k for k in layers if k.startswith("LayersData"))
-    assert _data_layer_refs(template) == [{"Ref": data_id}] * 3
+    assert _data_layer_refs(template) == [{"Ref": data_id}] * 4
     assert template.find_outputs(c.OUT_DATA_LAYER_ARN)[c.OUT_DATA_LAYER_ARN]["Value"] == {
         "Ref": data_id
     }
@@ -195,7 +235,8 @@ def test_both_stages_build_the_data_layer_by_default(template: Template) -> None
 def test_aws_stage_can_use_the_managed_pandas_layer(tmp_path: Path) -> None:
     # Given the aws stage with the managed data layer selected
     _, template = synth(tmp_path, "aws", **{c.DATA_LAYER_CONTEXT_KEY: "managed"})
-    # Then no data layer is built, and the three ingestion functions use AWS's layer
+    # Then no data layer is built, and the three ingestion functions and training's prepare use
+    # AWS's layer
     assert not [k for k in resources(template, "AWS::Lambda::LayerVersion") if "Data" in k]
     expected = {
         "Fn::Join": [
@@ -210,7 +251,7 @@ def test_aws_stage_can_use_the_managed_pandas_layer(tmp_path: Path) -> None:
             ],
         ]
     }
-    assert _data_layer_refs(template) == [expected] * 3
+    assert _data_layer_refs(template) == [expected] * 4
 
 
 def test_local_stage_refuses_the_managed_layer_and_unknown_sources(

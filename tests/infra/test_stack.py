@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import Token
 from aws_cdk.assertions import Annotations, Match, Template
-from synth_support import our_functions, resources
+from synth_support import layer_ids, our_functions, resources, state_machine
 
 from infra import constants as c
 from infra.stack import FraudOpsStack
@@ -163,14 +163,35 @@ def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_s
     }
 
 
-def test_dlq_is_encrypted_and_tls_only(template: Template) -> None:
+def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
+    # Given the two dead-letter queues and the model-events queue
     queues = resources(template, "AWS::SQS::Queue")
-    assert len(queues) == 2
+    kinds = ("IngestionStreamDLQ", "IngestionUnaccountedDLQ", "TrainingModelEvents")
+    assert sorted(k[:-8] for k in queues) == sorted(kinds)  # less the 8-character hash
+    [events_queue] = [k for k in queues if k.startswith("TrainingModelEvents")]
+    # Then each is SSE-SQS encrypted
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
-    for policy in resources(template, "AWS::SQS::QueuePolicy").values():
-        [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert deny["Effect"] == "Deny"
-        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # And each has one policy that denies every non-TLS request on it
+    policies = resources(template, "AWS::SQS::QueuePolicy").values()
+    assert sorted(q["Ref"] for p in policies for q in p["Properties"]["Queues"]) == sorted(queues)
+    for policy in policies:
+        [queue] = policy["Properties"]["Queues"]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        [deny] = [s for s in statements if s["Effect"] == "Deny"]
+        assert deny == {
+            "Action": "sqs:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Resource": {"Fn::GetAtt": [queue["Ref"], "Arn"]},
+        }
+        # And only the model-events queue allows anything: EventBridge delivering to it
+        allows = [s for s in statements if s["Effect"] != "Deny"]
+        if queue["Ref"] == events_queue:
+            [allow] = allows
+            assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        else:
+            assert allows == [], queue
 
 
 def test_dead_letters_are_drained_by_the_accounting_function(template: Template) -> None:
@@ -194,8 +215,15 @@ def test_dead_letters_are_drained_by_the_accounting_function(template: Template)
 def test_state_machine_definition_comes_from_the_asl_file_with_the_probe_arn(
     template: Template,
 ) -> None:
-    # Given the state machine
-    _, sm = _only(template, "AWS::StepFunctions::StateMachine")
+    # Given the two state machines: the pipeline probe's and training's (test_training_infra)
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 2
+    probe_sm_id, sm = state_machine(template, "pipeline-probe")
+    training_sm_id, training = state_machine(template, c.TRAINING_LOG_SUFFIX)
+    assert {probe_sm_id, training_sm_id} == set(machines)
+    assert json.loads(training["Properties"]["DefinitionString"]) == json.loads(
+        c.TRAINING_ASL.read_text()
+    )
     props = sm["Properties"]
     # Then its definition is the ASL file's content, with the placeholder left for CloudFormation
     on_disk = json.loads(c.PIPELINE_PROBE_ASL.read_text())
@@ -235,42 +263,48 @@ def test_registry_table_settings(template: Template) -> None:
     )
 
 
-def _layer_ids(template: Template) -> dict[str, str]:
-    """Layer logical ids by role: deps, shared, data (from the construct path in the id)."""
-    ids = set(resources(template, "AWS::Lambda::LayerVersion"))
-    return {
-        role: next(i for i in ids if i.startswith(f"Layers{role.title()}"))
-        for role in ("deps", "shared", "data")
-    }
+# Each function's folder (its service name) and its layers, in the template's order. CDK sorts a
+# function's layers by construct path (feature flag @aws-cdk/aws-lambda:recognizeLayerVersion),
+# not in SharedLayers.with_extra's order: data sorts before deps, ml and onnx after it. shared is
+# last either way, so it wins; a package two layers both carry is the same pin (test_layers).
+FUNCTION_LAYERS = {
+    "IngestionIngestBatch": (c.FN_INGEST_BATCH, ["data", "deps", "shared"]),
+    "IngestionIngestStream": (c.FN_INGEST_STREAM, ["data", "deps", "shared"]),
+    "IngestionDeadLetterAccounting": (c.FN_DLQ_ACCOUNTING, ["data", "deps", "shared"]),
+    "OrchestrationPipelineProbe": (c.FN_PIPELINE_PROBE, ["deps", "shared"]),
+    "TrainingPrepare": (c.FN_TRAINING_PREPARE, ["data", "deps", "shared"]),
+    "TrainingTrain": (c.FN_TRAINING_TRAIN, ["deps", "ml", "shared"]),
+    "TrainingEvaluate": (c.FN_TRAINING_EVALUATE, ["deps", "onnx", "shared"]),
+    "TrainingRegister": (c.FN_TRAINING_REGISTER, ["deps", "shared"]),
+}
 
 
 def test_functions_have_their_layers_own_log_group_and_powertools_env(template: Template) -> None:
-    # Given the project's functions and the three layers
+    # Given the project's functions and the five layers
     functions = our_functions(template)
-    layers = _layer_ids(template)
+    layers = layer_ids(template)
     log_groups = set(resources(template, "AWS::Logs::LogGroup"))
-    assert len(functions) == 4 and len(resources(template, "AWS::Lambda::LayerVersion")) == 3
-    for lid, fn in functions.items():
+    assert len(resources(template, "AWS::Lambda::LayerVersion")) == len(layers) == 5
+    by_construct = {
+        prefix: next(lid for lid in functions if lid.startswith(prefix + "Function"))
+        for prefix in FUNCTION_LAYERS
+    }
+    assert set(by_construct.values()) == set(functions)
+    for prefix, (folder, roles) in FUNCTION_LAYERS.items():
+        lid = by_construct[prefix]
+        fn = functions[lid]
         props = fn["Properties"]
         # Then each has python3.12 x86_64, its own explicit log group, tracing
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["x86_64"]
         assert props["LoggingConfig"]["LogGroup"]["Ref"] in log_groups
         assert props["TracingConfig"] == {"Mode": "Active"}
-        # And the data layer (pandas/pyarrow) only on the ingestion functions, first in order
-        got = [ref["Ref"] for ref in props["Layers"]]
-        if lid.startswith("Ingestion"):
-            assert got == [layers["data"], layers["deps"], layers["shared"]], lid
-        else:
-            assert got == [layers["deps"], layers["shared"]], lid
+        # And exactly its layers: the data layer (pandas/pyarrow) on ingestion and training's
+        # prepare, ml on train, onnx on evaluate, deps and shared on every function
+        assert [ref["Ref"] for ref in props["Layers"]] == [layers[r] for r in roles], lid
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
-        assert env["POWERTOOLS_SERVICE_NAME"] in {
-            c.FN_INGEST_BATCH,
-            c.FN_INGEST_STREAM,
-            c.FN_DLQ_ACCOUNTING,
-            c.FN_PIPELINE_PROBE,
-        }
+        assert env["POWERTOOLS_SERVICE_NAME"] == folder, lid
         assert "Ref" in env["REGISTRY_TABLE_NAME"]
 
 
@@ -368,6 +402,7 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     stream = policy("IngestionIngestStream")
     probe = policy("OrchestrationPipelineProbe")
     machine = policy("OrchestrationStateMachine")
+    training_machine = policy("TrainingStateMachine")
     # Then the batch function: the registry calls of its adapters, nothing else of DynamoDB
     assert _actions(batch, "dynamodb:") == {
         "dynamodb:PutItem",
@@ -398,12 +433,55 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     assert _object_resources(stream, "s3:PutObject") == outputs
     assert "sqs:SendMessage" in _actions(stream)
     assert {a.split(":")[0] for a in _actions(stream)} == {"dynamodb", "sqs", "kinesis", "s3"}
-    # And no Query/Scan anywhere: counters are read by key
+    # And the training functions exactly what their steps call (the Training construct's
+    # docstring): registry actions, and object actions with the key patterns of each
+    table_arn = {"Fn::GetAtt": [_only(template, "AWS::DynamoDB::Table")[0], "Arn"]}
+    read, write = (
+        ("s3:GetObject", "s3:GetObjectVersion"),
+        ("s3:PutObject", "s3:AbortMultipartUpload"),
+    )
+    training = {"/" + c.TRAINING_PREFIX + "*"}
+    inputs = {"/" + c.SNAPSHOT_PREFIX + "*", "/" + c.CURATED_PREFIX + "*"}
+    training_jobs: dict[str, tuple[set[str], dict[str, set[str]]]] = {
+        # the latest snapshot; snapshot documents and curated objects in, the dataset out
+        "TrainingPrepare": (
+            {"dynamodb:Query"},
+            {**dict.fromkeys(read, inputs), **dict.fromkeys(write, training)},
+        ),
+        # dataset in; ONNX and scikit-learn's holdout probabilities out
+        "TrainingTrain": (set(), dict.fromkeys((*read, *write), training)),
+        # champion pointer and record; models and dataset in, evaluation document out
+        "TrainingEvaluate": ({"dynamodb:GetItem"}, dict.fromkeys((*read, *write), training)),
+        # evaluation document in; one TransactWriteItems of Put and Update items (and reads)
+        "TrainingRegister": (
+            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+            dict.fromkeys(read, training),
+        ),
+    }
+    data_bucket_arn = {"Fn::GetAtt": [_data_bucket(template)[0], "Arn"]}
+    for prefix, (registry, objects) in training_jobs.items():
+        statements = policy(prefix)
+        assert _actions(statements, "dynamodb:") == registry, prefix
+        assert _actions(statements, "s3:") == set(objects), prefix
+        assert {a: _object_resources(statements, a) for a in objects} == objects, prefix
+        assert {a.split(":")[0] for a in _actions(statements)} == (
+            {"dynamodb", "s3"} if registry else {"s3"}
+        ), prefix
+        for s in statements:
+            if _actions([s], "dynamodb:"):
+                assert s["Resource"] == table_arn, prefix
+            if _actions([s], "s3:"):
+                assert all(r["Fn::Join"][1][0] == data_bucket_arn for r in _as_list(s["Resource"]))
+    # And no Scan anywhere; Query only for prepare's latest snapshot (counters are read by key)
+    queriers = [k for k, v in by_policy.items() if "dynamodb:Query" in _actions(v)]
+    assert len(queriers) == 1 and queriers[0].startswith("TrainingPrepare"), queriers
     for statements in by_policy.values():
-        assert not _actions(statements) & {"dynamodb:Query", "dynamodb:Scan"}
-    # And the probe only describes the table, the state machine only invokes the probe
+        assert "dynamodb:Scan" not in _actions(statements)
+    # And the probe only describes the table, its state machine only invokes the probe, and
+    # training's invokes its functions and announces (resources: test_training_infra)
     assert _actions(probe) == {"dynamodb:DescribeTable"}
     assert _actions(machine) == {"lambda:InvokeFunction"}
+    assert _actions(training_machine) == {"lambda:InvokeFunction", "events:PutEvents"}
 
 
 def test_outputs_have_stable_keys(template: Template) -> None:
@@ -428,8 +506,30 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_DATA_LAYER_ARN,
         c.OUT_ALARM_TOPIC_ARN,
         c.OUT_DASHBOARD_NAME,
+        c.OUT_TRAINING_STATE_MACHINE_ARN,
+        c.OUT_MODEL_EVENTS_QUEUE_URL,
+        c.OUT_ML_LAYER_ARN,
+        c.OUT_ONNX_LAYER_ARN,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
+    # And the training ones name the training resources
+    training_sm_id, _ = state_machine(template, c.TRAINING_LOG_SUFFIX)
+    [events_queue] = [k for k in resources(template, "AWS::SQS::Queue") if "ModelEvents" in k]
+    layers = layer_ids(template)
+    assert {
+        key: outputs[key]["Value"]
+        for key in (
+            c.OUT_TRAINING_STATE_MACHINE_ARN,
+            c.OUT_MODEL_EVENTS_QUEUE_URL,
+            c.OUT_ML_LAYER_ARN,
+            c.OUT_ONNX_LAYER_ARN,
+        )
+    } == {
+        c.OUT_TRAINING_STATE_MACHINE_ARN: {"Ref": training_sm_id},
+        c.OUT_MODEL_EVENTS_QUEUE_URL: {"Ref": events_queue},
+        c.OUT_ML_LAYER_ARN: {"Ref": layers["ml"]},
+        c.OUT_ONNX_LAYER_ARN: {"Ref": layers["onnx"]},
+    }
     feed_id = next(k for k in resources(template, "AWS::Kinesis::Stream") if "ScoringFeed" in k)
     assert outputs[c.OUT_SCORING_FEED_NAME]["Value"] == {"Ref": feed_id}
     assert outputs[c.OUT_SCORING_FEED_ARN]["Value"] == {"Fn::GetAtt": [feed_id, "Arn"]}
