@@ -1,4 +1,5 @@
-"""Orchestration: the pipeline-probe state machine, skeleton of the training pipeline.
+"""Orchestration: the pipeline-probe state machine, a smoke check of the platform (Step
+Functions -> Lambda -> DynamoDB) that needs no data; the training pipeline is in training.py.
 
 The ASL lives in state_machines/*.asl.json and is read at synth (`from_string`), so it needs no
 S3 asset; ARNs enter through DefinitionSubstitutions, never by editing JSON in Python.
