@@ -30,12 +30,8 @@ import contextlib
 import io
 import json
 import os
-import re
-import shutil
-import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
+
+from benchmarks.stack import deployed_stack, parse_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
@@ -70,12 +68,6 @@ STREAM_ENV = {
 MAX_KINESIS_RECORDS = 99  # fraudops_shared.ledger.MAX_RECORDS_PER_COMMIT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _env(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -88,26 +80,6 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _quiet_fds(log: Path) -> Iterator[None]:
-    """Send this process's (and its children's) stdout/stderr to ``log``: cdklocal's output."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with log.open("ab") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def _median_time(fn: Callable[[int], Any], repeat: int) -> tuple[float, list[float], Any]:
@@ -417,14 +389,6 @@ def bench_stream(n: int, repeat: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- S3 on LocalStack
 
-_REPORT_FIELDS = {
-    "duration_ms": r"Duration: ([\d.]+) ms",
-    "billed_ms": r"Billed Duration: ([\d.]+) ms",
-    "memory_size_mb": r"Memory Size: (\d+) MB",
-    "max_memory_mb": r"Max Memory Used: (\d+) MB",
-    "init_ms": r"Init Duration: ([\d.]+) ms",
-}
-
 
 def report_lines(logs: Any, function: str) -> list[str]:
     kwargs: dict[str, Any] = {"logGroupName": f"/aws/lambda/{function}"}
@@ -441,37 +405,14 @@ def report_lines(logs: Any, function: str) -> list[str]:
     return [line for line in lines if line.startswith("REPORT")]
 
 
-def parse_report(line: str) -> dict[str, float]:
-    out = {}
-    for name, pattern in _REPORT_FIELDS.items():
-        if m := re.search(pattern, line):
-            out[name] = float(m.group(1))
-    return out
-
-
 def bench_s3(rows: int) -> dict[str, Any]:
-    from fraudops import deploy, ingest, localstack
+    from fraudops import ingest, localstack
     from fraudops.clients import client
-    from fraudops.paths import Layout
 
     results: dict[str, Any] = {}
-    state = Path(tempfile.mkdtemp(prefix="fraudops-bench-ingest-"))
-    layout = Layout.from_env(port=_free_port(), state_dir=state)
-    ok = False
     print(f"S3 file ingest end to end on LocalStack ({rows:,} rows)")
-    try:
-        t = time.perf_counter()
-        st = localstack.start(layout)
-        print(f"  LocalStack start to healthy            {time.perf_counter() - t:8.1f} s")
-        t = time.perf_counter()
-        deploy_log = state / "deploy.log"
-        try:
-            with _quiet_fds(deploy_log):
-                outputs = deploy.deploy(layout)["outputs"]
-        except Exception:
-            print(deploy_log.read_text(errors="replace")[-4000:])
-            raise
-        print(f"  bootstrap + deploy                     {time.perf_counter() - t:8.1f} s")
+    with deployed_stack("fraudops-bench-ingest-") as env:
+        layout, outputs, state = env.layout, env.outputs, env.state
 
         t = time.perf_counter()
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
@@ -534,7 +475,8 @@ def bench_s3(rows: int) -> dict[str, Any]:
         else:
             print("  function REPORT: no REPORT line within 60 s")
         if (busy := localstack.status(layout).rss_mb) is not None:
-            print(f"  LocalStack RSS after the ingest        {busy:8.0f} MB (idle {st.rss_mb:.0f})")
+            idle = env.idle_rss_mb
+            print(f"  LocalStack RSS after the ingest        {busy:8.0f} MB (idle {idle:.0f})")
         results.update(
             csv_mb=size / 1e6,
             wall_s=wall,
@@ -543,13 +485,6 @@ def bench_s3(rows: int) -> dict[str, Any]:
             timings_ms=timings,
             counts=counts,
         )
-        ok = True
-    finally:
-        print(f"  {localstack.stop(layout)}")
-        if ok:
-            shutil.rmtree(state, ignore_errors=True)
-        else:
-            print(f"  state kept for inspection: {state}")
     return results
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,16 +28,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks.stack import free_port
 from fraudops import localstack
 from fraudops.paths import Layout
 
 HANDLER = "import os\ndef handler(event, context):\n    return {'pid': os.getpid()}\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -76,9 +70,7 @@ def main() -> int:
     parser.add_argument("--deploy", action="store_true", help="also time a CDK deploy")
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    layout = Layout.from_env(
-        port=_free_port(), state_dir=tempfile.mkdtemp(prefix="fraudops-bench-")
-    )
+    layout = Layout.from_env(port=free_port(), state_dir=tempfile.mkdtemp(prefix="fraudops-bench-"))
 
     print("LocalStack on the host")
     t0 = time.perf_counter()

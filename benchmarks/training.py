@@ -39,19 +39,18 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.stack import deployed_stack, parse_report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
@@ -69,32 +68,6 @@ BATCH_CALLS = 200
 BATCH_ROWS = 500
 # The training state machine's task states and what the figures call them.
 STATES = ("Prepare", "Train", "Evaluate", "Register")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _quiet_fds(log: Path) -> Iterator[None]:
-    """Send this process's (and its children's) stdout/stderr to ``log``: cdklocal's output."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with log.open("ab") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def _load(when: str) -> str:
@@ -116,21 +89,6 @@ def _transactions(rows: int, seed: int = SEED) -> Any:
 
 
 # ----------------------------------------------------------------------------- pipeline
-
-_REPORT_FIELDS = {
-    "duration_ms": r"Duration: ([\d.]+) ms",
-    "memory_size_mb": r"Memory Size: (\d+) MB",
-    "max_memory_mb": r"Max Memory Used: (\d+) MB",
-    "init_ms": r"Init Duration: ([\d.]+) ms",
-}
-
-
-def parse_report(line: str) -> dict[str, float]:
-    out = {}
-    for name, pattern in _REPORT_FIELDS.items():
-        if m := re.search(pattern, line):
-            out[name] = float(m.group(1))
-    return out
 
 
 def log_messages(logs: Any, function: str, start_ms: int, end_ms: int) -> list[str]:
@@ -419,27 +377,12 @@ def bench_contract(
 
 
 def bench_pipeline(rows: int, repeat: int) -> dict[str, Any]:
-    from fraudops import deploy, localstack
-    from fraudops.paths import Layout
+    from fraudops import localstack
 
     results: dict[str, Any] = {}
-    state = Path(tempfile.mkdtemp(prefix="fraudops-bench-training-"))
-    layout = Layout.from_env(port=_free_port(), state_dir=state)
-    ok = False
-    print(f"Training pipeline end to end on LocalStack (port {layout.port}, state {state})")
-    try:
-        t = time.perf_counter()
-        st = localstack.start(layout)
-        print(f"  LocalStack start to healthy            {time.perf_counter() - t:8.1f} s")
-        t = time.perf_counter()
-        deploy_log = state / "deploy.log"
-        try:
-            with _quiet_fds(deploy_log):
-                outputs = deploy.deploy(layout)["outputs"]
-        except Exception:
-            print(deploy_log.read_text(errors="replace")[-4000:])
-            raise
-        print(f"  bootstrap + deploy                     {time.perf_counter() - t:8.1f} s")
+    print("Training pipeline end to end on LocalStack")
+    with deployed_stack("fraudops-bench-training-") as env:
+        layout, outputs, state = env.layout, env.outputs, env.state
 
         t = time.perf_counter()
         table = _transactions(rows)
@@ -457,14 +400,8 @@ def bench_pipeline(rows: int, repeat: int) -> dict[str, Any]:
         )
         del table
         if (busy := localstack.status(layout).rss_mb) is not None:
-            print(f"  LocalStack RSS at the end              {busy:8.0f} MB (idle {st.rss_mb:.0f})")
-        ok = all(r["status"] == "SUCCEEDED" for c in results.values() for r in c.get("runs", []))
-    finally:
-        print(f"  {localstack.stop(layout)}")
-        if ok:
-            shutil.rmtree(state, ignore_errors=True)
-        else:
-            print(f"  state kept for inspection: {state}")
+            idle = env.idle_rss_mb
+            print(f"  LocalStack RSS at the end              {busy:8.0f} MB (idle {idle:.0f})")
     return results
 
 

@@ -6,24 +6,17 @@ TrainingDataError, whose message the state machine's Catch records as the run's 
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import settings, training_pipeline
+from fraudops_shared import aws, settings, training_pipeline
 from fraudops_shared.observability import logger, tracer
-
-
-@cache
-def _clients() -> tuple[Any, Any]:
-    return boto3.client("s3"), boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s3, ddb = _clients()
+    s3, ddb = aws.client("s3"), aws.client("dynamodb")
     run = training_pipeline.prepare(
         event,
         s3=s3,

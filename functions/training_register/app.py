@@ -4,20 +4,13 @@ gate passed), or record why the run failed. One function: both write the same re
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import settings, training_registration
+from fraudops_shared import aws, settings, training_registration
 from fraudops_shared.observability import logger, tracer
 
 ACTIONS = ("register", "record_failure")
-
-
-@cache
-def _clients() -> tuple[Any, Any]:
-    return boto3.client("s3"), boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context
@@ -26,7 +19,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = event.get("action", "register")
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
-    s3, ddb = _clients()
+    s3, ddb = aws.client("s3"), aws.client("dynamodb")
     table = settings.table_name()
     if action == "record_failure":
         result = training_registration.record_failure(event, ddb=ddb, table=table)

@@ -6,24 +6,17 @@ probabilities for the parity check), never arrays.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import settings, training_pipeline
+from fraudops_shared import aws, settings, training_pipeline
 from fraudops_shared.observability import logger, tracer
-
-
-@cache
-def _s3() -> Any:
-    return boto3.client("s3")
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    trained = training_pipeline.train(event, s3=_s3(), bucket=settings.data_bucket())
+    trained = training_pipeline.train(event, s3=aws.client("s3"), bucket=settings.data_bucket())
     logger.info(
         "candidate trained",
         extra={  # `name` is a LogRecord attribute: it cannot be an extra key

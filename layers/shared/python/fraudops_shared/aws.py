@@ -14,6 +14,13 @@ def dynamodb_table(name: str) -> Any:
     return boto3.resource("dynamodb").Table(name)
 
 
+@cache
+def client(service: str) -> Any:
+    """A boto3 client per service, created on first use and kept for warm invocations."""
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and mocks between cases)."""
     dynamodb_table.cache_clear()
+    client.cache_clear()

@@ -210,6 +210,31 @@ def _pointer_put(
     return {"Put": put}
 
 
+def _handover(
+    table: str,
+    contract: str,
+    record: Mapping[str, Any],
+    previous: Mapping[str, Any] | None,
+    at: str,
+    reason: str,
+    history: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The champion pointer moves to `record` and the previous champion is archived."""
+    items = [_pointer_put(table, contract, record, previous, at, reason, history)]
+    if previous is not None:
+        items.append(
+            _status_update(
+                table,
+                contract,
+                int(previous["version"]),
+                "archived",
+                at,
+                f"replaced by v{record['version']}",
+            )
+        )
+    return items
+
+
 def _status_update(
     table: str,
     contract: str,
@@ -306,18 +331,7 @@ def register(ddb: Any, table: str, record: Mapping[str, Any], *, promote: bool) 
         ]
         if promote:
             previous = champion_pointer(ddb, table, contract)
-            items.append(_pointer_put(table, contract, doc, previous, at, "gates passed"))
-            if previous is not None:
-                items.append(
-                    _status_update(
-                        table,
-                        contract,
-                        int(previous["version"]),
-                        "archived",
-                        at,
-                        f"replaced by v{version}",
-                    )
-                )
+            items += _handover(table, contract, doc, previous, at, "gates passed")
         try:
             ddb.transact_write_items(TransactItems=items)
         except Exception as exc:
@@ -403,19 +417,8 @@ def promote(
             _status_update(
                 table, contract, version, "champion", at, reason, expected=target["status"]
             ),
-            _pointer_put(table, contract, target, previous, at, reason, history),
+            *_handover(table, contract, target, previous, at, reason, history),
         ]
-        if previous is not None:
-            items.append(
-                _status_update(
-                    table,
-                    contract,
-                    int(previous["version"]),
-                    "archived",
-                    at,
-                    f"replaced by v{version}",
-                )
-            )
         try:
             ddb.transact_write_items(TransactItems=items)
         except Exception as exc:
