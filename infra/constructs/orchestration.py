@@ -8,6 +8,7 @@ S3 asset; ARNs enter through DefinitionSubstitutions, never by editing JSON in P
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Stack
@@ -27,6 +28,54 @@ def load_definition(path: Path) -> sfn.DefinitionBody:
     """The file's ASL, parsed (a syntax error fails synth, not the deploy) and compacted."""
     asl = json.loads(path.read_text(encoding="utf-8"))
     return sfn.DefinitionBody.from_string(json.dumps(asl, separators=(",", ":")))
+
+
+def logged_state_machine(
+    scope: Construct,
+    *,
+    asl: Path,
+    substitutions: Mapping[str, str],
+    log_suffix: str,
+    invokes: Sequence[PythonFunction],
+    stage: StageConfig,
+) -> tuple[logs.LogGroup, sfn.StateMachine]:
+    """A standard state machine from an ASL file, with ALL-level logs (execution data
+    included) and tracing; its role may invoke exactly the given functions' ARNs (grant_invoke
+    would add `<arn>:*` for every version)."""
+    log_group = logs.LogGroup(
+        scope,
+        "Logs",
+        # The vendedlogs prefix keeps CloudWatch's resource-policy size limit out of reach.
+        log_group_name=f"/aws/vendedlogs/states/{Stack.of(scope).stack_name}-{log_suffix}",
+        retention=log_retention(c.STATE_MACHINE_LOG_RETENTION_DAYS),
+        removal_policy=stage.removal_policy,
+    )
+    machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        definition_body=load_definition(asl),
+        definition_substitutions=dict(substitutions),
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        tracing_enabled=True,
+        logs=sfn.LogOptions(
+            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+        ),
+        removal_policy=stage.removal_policy,
+    )
+    machine.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[f.function.function_arn for f in invokes]
+        )
+    )
+    acknowledge(
+        machine.role,
+        "IAM5",
+        "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups, resource policies) "
+        "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) support no "
+        "resource-level permissions: Resource '*' is their only valid scope.",
+        "Resource::*",
+    )
+    return log_group, machine
 
 
 class Orchestration(Construct):
@@ -53,39 +102,11 @@ class Orchestration(Construct):
         )
         table.grant(self.probe.function, "dynamodb:DescribeTable")
 
-        self.log_group = logs.LogGroup(
+        self.log_group, self.state_machine = logged_state_machine(
             self,
-            "Logs",
-            # The vendedlogs prefix keeps CloudWatch's resource-policy size limit out of reach.
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-pipeline-probe",
-            retention=log_retention(c.STATE_MACHINE_LOG_RETENTION_DAYS),
-            removal_policy=stage.removal_policy,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=load_definition(c.PIPELINE_PROBE_ASL),
-            definition_substitutions={
-                c.PROBE_FUNCTION_ARN_PLACEHOLDER: self.probe.function.function_arn
-            },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-            removal_policy=stage.removal_policy,
-        )
-        # Exactly the one function ARN (grant_invoke would add `<arn>:*` for every version).
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[self.probe.function.function_arn]
-            )
-        )
-        acknowledge(
-            self.state_machine.role,
-            "IAM5",
-            "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups, resource policies) "
-            "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) support no "
-            "resource-level permissions: Resource '*' is their only valid scope.",
-            "Resource::*",
+            asl=c.PIPELINE_PROBE_ASL,
+            substitutions={c.PROBE_FUNCTION_ARN_PLACEHOLDER: self.probe.function.function_arn},
+            log_suffix="pipeline-probe",
+            invokes=[self.probe],
+            stage=stage,
         )

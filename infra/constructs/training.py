@@ -21,15 +21,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import constants as c
 from infra.constructs.ingestion import READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS, grant_objects
-from infra.constructs.lambdas import PythonFunction, SharedLayers, log_retention
-from infra.constructs.orchestration import load_definition
+from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.orchestration import logged_state_machine
 from infra.constructs.storage import DataLake
 from infra.nag import acknowledge
 from infra.provenance import code_version
@@ -157,20 +155,10 @@ class Training(Construct):
         )
 
         # --- the state machine ----------------------------------------------------------------
-        stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.state_machine = logged_state_machine(
             self,
-            "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-{c.TRAINING_LOG_SUFFIX}",
-            retention=log_retention(c.STATE_MACHINE_LOG_RETENTION_DAYS),
-            removal_policy=stage.removal_policy,
-        )
-        steps = (self.prepare, self.train, self.evaluate, self.register)
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=load_definition(c.TRAINING_ASL),
-            definition_substitutions={
+            asl=c.TRAINING_ASL,
+            substitutions={
                 "PrepareFunctionArn": self.prepare.function.function_arn,
                 "TrainFunctionArn": self.train.function.function_arn,
                 "EvaluateFunctionArn": self.evaluate.function.function_arn,
@@ -178,36 +166,19 @@ class Training(Construct):
                 "EventBusName": DEFAULT_BUS,
                 "EventSource": c.TRAINING_EVENT_SOURCE,
             },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-            removal_policy=stage.removal_policy,
-        )
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[s.function.function_arn for s in steps],
-            )
+            log_suffix=c.TRAINING_LOG_SUFFIX,
+            invokes=self.functions,
+            stage=stage,
         )
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["events:PutEvents"],
                 resources=[
-                    stack.format_arn(
+                    Stack.of(self).format_arn(
                         service="events", resource="event-bus", resource_name=DEFAULT_BUS
                     )
                 ],
             )
-        )
-        acknowledge(
-            self.state_machine.role,
-            "IAM5",
-            "CloudWatch Logs delivery (logs:*LogDelivery, DescribeLogGroups, resource policies) "
-            "and X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) support no "
-            "resource-level permissions: Resource '*' is their only valid scope.",
-            "Resource::*",
         )
 
     @property
