@@ -33,6 +33,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import requests
 from localstack import config
@@ -223,7 +224,11 @@ class HostRuntimeExecutor(RuntimeExecutor):
         proc = self.process
         self._reader = threading.Thread(target=self._read_output, args=(proc,), daemon=True)
         self._reader.start()
-        threading.Thread(target=self._watch, args=(proc,), daemon=True).start()
+        # the watcher gets this process's startup future: a late watcher of a killed process
+        # must never fail the startup (or the invoke) of the process that replaced it
+        threading.Thread(
+            target=self._watch, args=(proc, self.endpoint.startup_future), daemon=True
+        ).start()
         try:
             self.endpoint.wait_for_startup()
         finally:
@@ -308,8 +313,9 @@ class HostRuntimeExecutor(RuntimeExecutor):
             self._dropped = 0
         return text
 
-    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
-        """Kill past MemorySize; fail a pending invoke when the process exits."""
+    def _watch(self, proc: subprocess.Popen[bytes], startup: Future[Any] | None) -> None:
+        """Kill past MemorySize; fail a pending invoke (or the startup) of this process when
+        it exits."""
         limit_kb = int(self.function_version.config.memory_size) * 1024
         while proc.poll() is None:
             rss, hwm = _rss_kb(proc.pid)
@@ -319,10 +325,9 @@ class HostRuntimeExecutor(RuntimeExecutor):
             time.sleep(MEMORY_POLL_S)
         proc.wait()
         future = self.endpoint.invocation_future
-        if future is not None and not future.done():
+        if self.process is proc and future is not None and not future.done():
             with contextlib.suppress(InvalidStateError):
                 future.set_exception(_ProcessEnded(proc.returncode))
-        startup = self.endpoint.startup_future
         if startup is not None and not startup.done():
             with contextlib.suppress(InvalidStateError):
                 startup.set_exception(
@@ -417,7 +422,9 @@ class HostRuntimeExecutor(RuntimeExecutor):
         logs = self._take_output()
         if payload:
             return InvocationResult(request_id, payload, is_error=True, logs=logs)
-        return self._error_result(request_id, "Runtime.Unknown", f"init failed: {exc}")
+        result = self._error_result(request_id, "Runtime.Unknown", f"init failed: {exc}")
+        result.logs = f"{logs}init failed: {exc}\n"  # LocalStack fails on an invoke without logs
+        return result
 
     def _format_logs(
         self,
