@@ -25,7 +25,6 @@ ML_REQUIREMENTS: Final = LAYERS_DIR / "ml" / "requirements.txt"
 ONNX_REQUIREMENTS: Final = LAYERS_DIR / "onnx" / "requirements.txt"
 STATE_MACHINES_DIR: Final = ROOT / "state_machines"
 TRAINING_ASL: Final = STATE_MACHINES_DIR / "training.asl.json"
-PIPELINE_PROBE_ASL: Final = STATE_MACHINES_DIR / "pipeline_probe.asl.json"
 BUNDLING_CACHE_DIR: Final = ROOT / ".cache" / "layers"
 ASSET_EXCLUDES: Final = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 
@@ -83,13 +82,10 @@ INGEST_BATCH_ASYNC_RETRIES: Final = 2
 INGEST_BATCH_MAX_EVENT_AGE_SECONDS: Final = 3600
 INGEST_STREAM_MEMORY_MB: Final = 1024
 INGEST_STREAM_TIMEOUT_SECONDS: Final = 60
-PIPELINE_PROBE_MEMORY_MB: Final = 128
-PIPELINE_PROBE_TIMEOUT_SECONDS: Final = 10
 
 # Function folder names under functions/, and their Powertools service names.
 FN_INGEST_BATCH: Final = "ingest_batch"
 FN_INGEST_STREAM: Final = "ingest_stream"
-FN_PIPELINE_PROBE: Final = "pipeline_probe"
 FN_DLQ_ACCOUNTING: Final = "dlq_accounting"
 DLQ_ACCOUNTING_MEMORY_MB: Final = 1024
 DLQ_ACCOUNTING_TIMEOUT_SECONDS: Final = 120
@@ -253,9 +249,8 @@ TRAINING_EVENTS_RETENTION_DAYS: Final = 14
 CODE_VERSION_ENV_VAR: Final = "FRAUDOPS_CODE_VERSION"  # overrides `git rev-parse HEAD` at synth
 TRAINING_LOG_SUFFIX: Final = "training"
 
-# --- orchestration --------------------------------------------------------------------------------
+# --- state machines ------------------------------------------------------------------------------
 STATE_MACHINE_LOG_RETENTION_DAYS: Final = 14
-PROBE_FUNCTION_ARN_PLACEHOLDER: Final = "PipelineProbeFunctionArn"
 
 # --- stack output keys (stable: tests, the CLI and users read them) ------------------------------
 OUT_STAGE: Final = "Stage"
@@ -269,11 +264,9 @@ OUT_DLQ_URL: Final = "StreamDLQUrl"
 OUT_DLQ_ARN: Final = "StreamDLQArn"
 OUT_UNACCOUNTED_DLQ_URL: Final = "UnaccountedDLQUrl"
 OUT_DLQ_ACCOUNTING_FN: Final = "DeadLetterAccountingFunctionName"
-OUT_STATE_MACHINE_ARN: Final = "PipelineProbeStateMachineArn"
 OUT_TABLE_NAME: Final = "RegistryTableName"
 OUT_INGEST_BATCH_FN: Final = "IngestBatchFunctionName"
 OUT_INGEST_STREAM_FN: Final = "IngestStreamFunctionName"
-OUT_PIPELINE_PROBE_FN: Final = "PipelineProbeFunctionName"
 OUT_DATA_LAYER_ARN: Final = "DataLayerArn"
 OUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 OUT_DASHBOARD_NAME: Final = "DashboardName"

@@ -15,7 +15,6 @@ from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.orchestration import Orchestration
 from infra.constructs.registry import Registry
 from infra.constructs.storage import DataLake
 from infra.constructs.training import Training
@@ -48,9 +47,6 @@ class FraudOpsStack(Stack):
             layers=self.layers,
             stage=stage,
         )
-        self.orchestration = Orchestration(
-            self, "Orchestration", table=self.registry.table, layers=self.layers, stage=stage
-        )
         self.training = Training(
             self,
             "Training",
@@ -69,7 +65,6 @@ class FraudOpsStack(Stack):
             self.ingestion.batch,
             self.ingestion.stream_fn,
             self.ingestion.dead_letters,
-            self.orchestration.probe,
             *self.training.functions,
         ]
 
@@ -104,10 +99,6 @@ class FraudOpsStack(Stack):
                 self.ingestion.dead_letters.function.function_name,
                 "Keeps and counts the records of given-up stream batches",
             ),
-            c.OUT_STATE_MACHINE_ARN: (
-                self.orchestration.state_machine.state_machine_arn,
-                "Pipeline probe state machine",
-            ),
             c.OUT_TABLE_NAME: (self.registry.table.table_name, "Registry / idempotency table"),
             c.OUT_INGEST_BATCH_FN: (
                 self.ingestion.batch.function.function_name,
@@ -116,10 +107,6 @@ class FraudOpsStack(Stack):
             c.OUT_INGEST_STREAM_FN: (
                 self.ingestion.stream_fn.function.function_name,
                 "Kinesis ingestion function",
-            ),
-            c.OUT_PIPELINE_PROBE_FN: (
-                self.orchestration.probe.function.function_name,
-                "Function the state machine invokes",
             ),
             c.OUT_DATA_LAYER_ARN: (
                 self.layers.data.layer_version_arn,

@@ -27,7 +27,7 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.ingestion import READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS, grant_objects
 from infra.constructs.lambdas import PythonFunction, SharedLayers
-from infra.constructs.orchestration import logged_state_machine
+from infra.constructs.state_machines import logged_state_machine
 from infra.constructs.storage import DataLake
 from infra.nag import acknowledge
 from infra.provenance import code_version

@@ -7,7 +7,6 @@ destroyed at the end. Waiting is bounded polling, never a bare sleep.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from fraudops.clients import poll
@@ -42,38 +41,31 @@ def test_bucket_notification_was_really_configured(aws: Any, outputs: dict[str, 
     ]
 
 
-def test_state_machine_runs_the_probe_lambda(aws: Any, outputs: dict[str, str]) -> None:
-    sfn = aws("stepfunctions")
-    # When the state machine is executed
-    execution = sfn.start_execution(
-        stateMachineArn=outputs["PipelineProbeStateMachineArn"],
-        name=f"e2e-{uuid.uuid4().hex[:8]}",
-        input=json.dumps({"probe": "e2e"}),
-    )
-    # Then it succeeds with the Lambda's summary of the registry table
-    done = poll(
-        lambda: (
-            (d := sfn.describe_execution(executionArn=execution["executionArn"]))["status"]
-            != "RUNNING"
-            and d
-        )
-    )
-    assert done["status"] == "SUCCEEDED", done
-    output = json.loads(done["output"])
-    assert output["summary"]["table"] == outputs["RegistryTableName"]
-    assert output["summary"]["healthy"] is True
-
-
 def test_handler_logs_reach_cloudwatch(aws: Any, outputs: dict[str, str]) -> None:
+    # Given a function invoked with a request it refuses (the registration step, unknown action)
     logs = aws("logs")
-    name = outputs["PipelineProbeFunctionName"]
-    aws("lambda").invoke(FunctionName=name, Payload=json.dumps({"probe": "logs"}).encode())
+    name = next(
+        f["FunctionName"]
+        for page in aws("lambda").get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+        if "TrainingRegister" in f["FunctionName"]
+    )
+    # LocalStack writes to /aws/lambda/<name> whatever the function's LoggingConfig names
+    group = f"/aws/lambda/{name}"
+    resp = aws("lambda").invoke(FunctionName=name, Payload=json.dumps({"action": "x"}).encode())
+    assert resp["FunctionError"] == "Unhandled"
 
-    def reports() -> list[str]:
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        return [e["message"] for e in events if e["message"].startswith("REPORT")]
+    # Then its error log and the REPORT line reach CloudWatch Logs
+    def lines() -> list[str]:
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []  # created with the first line the function writes
+        messages = [e["message"] for e in events]
+        reports = [m for m in messages if m.startswith("REPORT")]
+        return messages if reports and any("unknown action" in m for m in messages) else []
 
-    assert poll(reports)
+    assert poll(lines)
 
 
 def test_status_json_lists_the_deployed_resources(
@@ -84,6 +76,6 @@ def test_status_json_lists_the_deployed_resources(
     assert stack["deployed"] is True
     assert outputs["DataBucketName"] in stack["resources"]["buckets"]
     assert outputs["TransactionStreamName"] in stack["resources"]["streams"]
-    assert outputs["PipelineProbeStateMachineArn"] in stack["resources"]["state_machines"]
+    assert outputs["TrainingStateMachineArn"] in stack["resources"]["state_machines"]
     assert outputs["RegistryTableName"] in stack["resources"]["tables"]
     assert stack["resources"]["queues"]

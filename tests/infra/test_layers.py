@@ -139,7 +139,6 @@ def test_every_function_with_all_its_layers_fits_lambdas_limit(
         c.FN_INGEST_BATCH,
         c.FN_INGEST_STREAM,
         c.FN_DLQ_ACCOUNTING,
-        c.FN_PIPELINE_PROBE,
         c.FN_TRAINING_PREPARE,
         c.FN_TRAINING_TRAIN,
         c.FN_TRAINING_EVALUATE,

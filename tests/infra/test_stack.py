@@ -212,39 +212,15 @@ def test_dead_letters_are_drained_by_the_accounting_function(template: Template)
     assert queues[dlq_id]["Properties"]["VisibilityTimeout"] >= c.DLQ_ACCOUNTING_TIMEOUT_SECONDS
 
 
-def test_state_machine_definition_comes_from_the_asl_file_with_the_probe_arn(
-    template: Template,
-) -> None:
-    # Given the two state machines: the pipeline probe's and training's (test_training_infra)
+def test_the_one_state_machine_is_training_from_its_asl_file(template: Template) -> None:
+    # Given the stack's state machines
     machines = resources(template, "AWS::StepFunctions::StateMachine")
-    assert len(machines) == 2
-    probe_sm_id, sm = state_machine(template, "pipeline-probe")
+    # Then there is one, training's, defined by its ASL file (details: test_training_infra)
     training_sm_id, training = state_machine(template, c.TRAINING_LOG_SUFFIX)
-    assert {probe_sm_id, training_sm_id} == set(machines)
+    assert set(machines) == {training_sm_id}
     assert json.loads(training["Properties"]["DefinitionString"]) == json.loads(
         c.TRAINING_ASL.read_text()
     )
-    props = sm["Properties"]
-    # Then its definition is the ASL file's content, with the placeholder left for CloudFormation
-    on_disk = json.loads(c.PIPELINE_PROBE_ASL.read_text())
-    assert json.loads(props["DefinitionString"]) == on_disk
-    placeholder = "${" + c.PROBE_FUNCTION_ARN_PLACEHOLDER + "}"
-    assert on_disk["States"]["RunProbe"]["Parameters"]["FunctionName"] == placeholder
-    # And the substitution is the probe function's ARN
-    probe_id = next(k for k in our_functions(template) if "PipelineProbe" in k)
-    assert props["DefinitionSubstitutions"] == {
-        c.PROBE_FUNCTION_ARN_PLACEHOLDER: {"Fn::GetAtt": [probe_id, "Arn"]}
-    }
-    # And it logs everything to its log group and is traced
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["TracingConfiguration"] == {"Enabled": True}
-
-
-def test_asl_has_retry_catch_and_choice(template: Template) -> None:
-    states = json.loads(c.PIPELINE_PROBE_ASL.read_text())["States"]
-    task = states["RunProbe"]
-    assert task["Retry"] and task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
-    assert {s["Type"] for s in states.values()} >= {"Task", "Choice", "Pass", "Fail"}
 
 
 def test_registry_table_settings(template: Template) -> None:
@@ -271,7 +247,6 @@ FUNCTION_LAYERS = {
     "IngestionIngestBatch": (c.FN_INGEST_BATCH, ["data", "deps", "shared"]),
     "IngestionIngestStream": (c.FN_INGEST_STREAM, ["data", "deps", "shared"]),
     "IngestionDeadLetterAccounting": (c.FN_DLQ_ACCOUNTING, ["data", "deps", "shared"]),
-    "OrchestrationPipelineProbe": (c.FN_PIPELINE_PROBE, ["deps", "shared"]),
     "TrainingPrepare": (c.FN_TRAINING_PREPARE, ["data", "deps", "shared"]),
     "TrainingTrain": (c.FN_TRAINING_TRAIN, ["deps", "ml", "shared"]),
     "TrainingEvaluate": (c.FN_TRAINING_EVALUATE, ["deps", "onnx", "shared"]),
@@ -312,14 +287,12 @@ def test_ingestion_sizes_come_from_constants(template: Template) -> None:
     functions = our_functions(template)
     batch = next(v for k, v in functions.items() if k.startswith("IngestionIngestBatch"))
     stream = next(v for k, v in functions.items() if k.startswith("IngestionIngestStream"))
-    probe = next(v for k, v in functions.items() if k.startswith("OrchestrationPipelineProbe"))
     assert batch["Properties"]["MemorySize"] == c.INGEST_BATCH_MEMORY_MB == 2048
     assert batch["Properties"]["Timeout"] == c.INGEST_BATCH_TIMEOUT_SECONDS == 900
     assert batch["Properties"]["EphemeralStorage"] == {"Size": c.INGEST_BATCH_EPHEMERAL_STORAGE_MB}
     assert stream["Properties"]["MemorySize"] == c.INGEST_STREAM_MEMORY_MB
     assert stream["Properties"]["Timeout"] == c.INGEST_STREAM_TIMEOUT_SECONDS
     assert "EphemeralStorage" not in stream["Properties"]
-    assert probe["Properties"]["MemorySize"] == c.PIPELINE_PROBE_MEMORY_MB
 
 
 def test_ingestion_functions_know_the_zones(template: Template) -> None:
@@ -400,8 +373,6 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
 
     batch = policy("IngestionIngestBatch")
     stream = policy("IngestionIngestStream")
-    probe = policy("OrchestrationPipelineProbe")
-    machine = policy("OrchestrationStateMachine")
     training_machine = policy("TrainingStateMachine")
     # Then the batch function: the registry calls of its adapters, nothing else of DynamoDB
     assert _actions(batch, "dynamodb:") == {
@@ -477,10 +448,8 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     assert len(queriers) == 1 and queriers[0].startswith("TrainingPrepare"), queriers
     for statements in by_policy.values():
         assert "dynamodb:Scan" not in _actions(statements)
-    # And the probe only describes the table, its state machine only invokes the probe, and
-    # training's invokes its functions and announces (resources: test_training_infra)
-    assert _actions(probe) == {"dynamodb:DescribeTable"}
-    assert _actions(machine) == {"lambda:InvokeFunction"}
+    # And the state machine invokes training's functions and announces (resources:
+    # test_training_infra)
     assert _actions(training_machine) == {"lambda:InvokeFunction", "events:PutEvents"}
 
 
@@ -498,11 +467,9 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_DLQ_ARN,
         c.OUT_UNACCOUNTED_DLQ_URL,
         c.OUT_DLQ_ACCOUNTING_FN,
-        c.OUT_STATE_MACHINE_ARN,
         c.OUT_TABLE_NAME,
         c.OUT_INGEST_BATCH_FN,
         c.OUT_INGEST_STREAM_FN,
-        c.OUT_PIPELINE_PROBE_FN,
         c.OUT_DATA_LAYER_ARN,
         c.OUT_ALARM_TOPIC_ARN,
         c.OUT_DASHBOARD_NAME,

@@ -22,11 +22,6 @@ def ingest_stream() -> ModuleType:
     return load_handler("ingest_stream")
 
 
-@pytest.fixture(scope="module")
-def pipeline_probe() -> ModuleType:
-    return load_handler("pipeline_probe")
-
-
 def s3_event(*keys: str) -> dict[str, Any]:
     return {
         "Records": [
@@ -271,14 +266,3 @@ def test_without_a_feed_configured_the_batch_is_committed_and_a_warning_logged(
         r.levelname == "WARNING" and "SCORING_FEED_STREAM is not set" in r.getMessage()
         for r in caplog.records
     )
-
-
-def test_probe_reports_a_healthy_active_table(
-    pipeline_probe: ModuleType, table: Any, lambda_context: FakeLambdaContext
-) -> None:
-    # Given the state machine's input, When the probe runs
-    summary = pipeline_probe.handler({"run": "smoke", "source": "test"}, lambda_context)
-    # Then it is healthy and names what it checked
-    assert summary["healthy"] is True
-    assert summary["table"] == table.name and summary["table_status"] == "ACTIVE"
-    assert summary["request_keys"] == ["run", "source"]

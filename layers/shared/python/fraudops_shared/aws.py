@@ -9,12 +9,6 @@ import boto3
 
 
 @cache
-def dynamodb_table(name: str) -> Any:
-    """The boto3 Table resource for `name`; created on first use, not at import."""
-    return boto3.resource("dynamodb").Table(name)
-
-
-@cache
 def client(service: str) -> Any:
     """A boto3 client per service, created on first use and kept for warm invocations."""
     return boto3.client(service)  # type: ignore[call-overload]
@@ -22,5 +16,4 @@ def client(service: str) -> Any:
 
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and mocks between cases)."""
-    dynamodb_table.cache_clear()
     client.cache_clear()

@@ -1,9 +1,6 @@
-"""Orchestration: the pipeline-probe state machine, a smoke check of the platform (Step
-Functions -> Lambda -> DynamoDB) that needs no data; the training pipeline is in training.py.
-
-The ASL lives in state_machines/*.asl.json and is read at synth (`from_string`), so it needs no
-S3 asset; ARNs enter through DefinitionSubstitutions, never by editing JSON in Python.
-"""
+"""State machines from the ASL files in state_machines/: read at synth (`from_string`, so no S3
+asset), parsed there (a syntax error fails synth, not the deploy), ARNs entering through
+DefinitionSubstitutions, never by editing JSON in Python."""
 
 from __future__ import annotations
 
@@ -12,14 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import constants as c
-from infra.constructs.lambdas import PythonFunction, SharedLayers, log_retention
+from infra.constructs.lambdas import PythonFunction, log_retention
 from infra.nag import acknowledge
 from infra.stage import StageConfig
 
@@ -76,37 +72,3 @@ def logged_state_machine(
         "Resource::*",
     )
     return log_group, machine
-
-
-class Orchestration(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        table: dynamodb.ITable,
-        layers: SharedLayers,
-        stage: StageConfig,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.probe = PythonFunction(
-            self,
-            "PipelineProbe",
-            folder=c.FN_PIPELINE_PROBE,
-            description="Checks the registry table; the state machine branches on its summary",
-            memory_mb=c.PIPELINE_PROBE_MEMORY_MB,
-            timeout_seconds=c.PIPELINE_PROBE_TIMEOUT_SECONDS,
-            layers=layers,
-            stage=stage,
-            environment={"REGISTRY_TABLE_NAME": table.table_name},
-        )
-        table.grant(self.probe.function, "dynamodb:DescribeTable")
-
-        self.log_group, self.state_machine = logged_state_machine(
-            self,
-            asl=c.PIPELINE_PROBE_ASL,
-            substitutions={c.PROBE_FUNCTION_ARN_PLACEHOLDER: self.probe.function.function_arn},
-            log_suffix="pipeline-probe",
-            invokes=[self.probe],
-            stage=stage,
-        )
