@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 TRAINING_PREFIX = "training/"
 EVENT_SOURCE = "fraudops.training"
 
@@ -43,8 +45,8 @@ class Artifacts:
             kwargs["VersionId"] = ref["version_id"]
         try:
             data: bytes = self.s3.get_object(**kwargs)["Body"].read()
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
             if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "AccessDenied"):
                 raise ArtifactError(
                     f"s3://{kwargs['Bucket']}/{ref['key']} is missing ({code})"

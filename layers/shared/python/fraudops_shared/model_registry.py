@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 MODEL_PK = "MODEL#"
 RUN_PK = "TRAINRUN#"
 VERSION_SK = "V#"
@@ -135,17 +137,9 @@ def champion(ddb: Any, table: str, contract: str) -> dict[str, Any] | None:
     return record
 
 
-def list_versions(ddb: Any, table: str, contract: str) -> list[dict[str, Any]]:
+def _query_all(ddb: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a Query, page after page."""
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": f"{MODEL_PK}{contract}"},
-            ":v": {"S": VERSION_SK},
-        },
-        "ConsistentRead": True,
-    }
     while True:
         page = ddb.query(**kwargs)
         items += [from_item(i) for i in page.get("Items", [])]
@@ -154,17 +148,30 @@ def list_versions(ddb: Any, table: str, contract: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def list_versions(ddb: Any, table: str, contract: str) -> list[dict[str, Any]]:
+    return _query_all(
+        ddb,
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={
+            ":pk": {"S": f"{MODEL_PK}{contract}"},
+            ":v": {"S": VERSION_SK},
+        },
+        ConsistentRead=True,
+    )
+
+
 def get_run(ddb: Any, table: str, contract: str, run_id: str) -> dict[str, Any] | None:
     return _get(ddb, table, f"{RUN_PK}{contract}", run_id)
 
 
 def list_runs(ddb: Any, table: str, contract: str) -> list[dict[str, Any]]:
-    page = ddb.query(
+    return _query_all(
+        ddb,
         TableName=table,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"{RUN_PK}{contract}"}},
     )
-    return [from_item(i) for i in page.get("Items", [])]
 
 
 # --- writes -------------------------------------------------------------------------------------
@@ -175,8 +182,9 @@ def _counter(ddb: Any, table: str, contract: str) -> int:
     return int(item["latest"]) if item else 0
 
 
-def _cancelled(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+def _cancelled(err: ClientError) -> bool:
+    """A condition of ours failed: someone changed the same items since we read them."""
+    code = err.response["Error"]["Code"]
     return code in ("TransactionCanceledException", "ConditionalCheckFailedException")
 
 
@@ -334,8 +342,8 @@ def register(ddb: Any, table: str, record: Mapping[str, Any], *, promote: bool) 
             items += _handover(table, contract, doc, previous, at, "gates passed")
         try:
             ddb.transact_write_items(TransactItems=items)
-        except Exception as exc:
-            if _cancelled(exc):
+        except ClientError as err:
+            if _cancelled(err):
                 continue  # a concurrent registration or promotion: read again, retry
             raise
         return doc
@@ -369,8 +377,8 @@ def record_failure(
         ddb.put_item(
             TableName=table, Item=to_item(run), ConditionExpression="attribute_not_exists(version)"
         )
-    except Exception as exc:
-        if not _cancelled(exc):
+    except ClientError as err:
+        if not _cancelled(err):
             raise
         existing = get_run(ddb, table, contract, run_id)
         return existing or run
@@ -421,8 +429,8 @@ def promote(
         ]
         try:
             ddb.transact_write_items(TransactItems=items)
-        except Exception as exc:
-            if _cancelled(exc):
+        except ClientError as err:
+            if _cancelled(err):
                 continue
             raise
         return {**target, "status": "champion", "updated_at": at, "status_reason": reason}

@@ -17,13 +17,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError
 
 from fraudops_shared import evaluation, model_registry
 from fraudops_shared.artifacts import ArtifactError, Artifacts, json_bytes, run_prefix
 from fraudops_shared.contracts import UnknownContractError, load_contract
 from fraudops_shared.features import NotTrainableError, feature_set
 from fraudops_shared.training_config import ConfigError, TrainingConfig, resolve
-from fraudops_shared.training_data import Dataset, TrainingDataError
+from fraudops_shared.training_data import (
+    Dataset,
+    TrainingDataError,
+    build_dataset,
+    columns_of,
+)
 from fraudops_shared.training_registration import (  # step 4 and the Catch's recorder
     failure_reason,
     number,
@@ -64,8 +70,8 @@ def prepare(
             snapshot = snapshots.load_snapshot(s3, bucket, str(snapshot_ref))
         except snapshots.SnapshotError as exc:
             raise TrainingDataError("SNAPSHOT_CORRUPT", str(exc)) from None
-        except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        except ClientError as err:
+            if err.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 raise TrainingDataError(
                     "SNAPSHOT_NOT_FOUND", f"snapshot {snapshot_ref} does not exist"
                 ) from None
@@ -86,8 +92,6 @@ def prepare(
         snapshot = snapshots.load_snapshot(s3, bucket, latest["key"])
     wanted = list(dict.fromkeys([*features.input_columns, features.label, features.event_time]))
     table_ = snapshots.read_table(s3, bucket, snapshot, columns=wanted)
-    from fraudops_shared.training_data import build_dataset, columns_of
-
     dataset = build_dataset(columns_of(table_, wanted), features, config)
     run_id = str(event["run_id"])
     ref = Artifacts(s3, bucket).put(
