@@ -21,11 +21,14 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # --- installation (idempotent: stamps are rebuilt only when their inputs change) -------------
-$(VENV)/.stamp: pyproject.toml requirements/project.lock
+# The shared layer and the emulator are packages of their own, installed editable beside the
+# project: tests, the CLI and the benchmarks import them as installed code (no sys.path edits).
+$(VENV)/.stamp: pyproject.toml requirements/project.lock layers/shared/pyproject.toml emulator/pyproject.toml
 	test -x "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	test -d $(VENV) || "$(BASE_PYTHON)" -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -c requirements/project.lock -e '.[cdk,dev]'
+	$(VENV)/bin/pip install -q --no-deps -e layers/shared -e emulator
 	touch $@
 
 $(LS_VENV)/.stamp: requirements/localstack.lock emulator/pyproject.toml

@@ -8,8 +8,8 @@ Prints figures, never asserts on them:
 
 1. Stream, in process: ``functions/ingest_stream/app.py`` handles one event of
    ``--stream-records`` generated transactions (~1% bad: every rule kind, duplicates and
-   malformed JSON) with AWS in moto (data bucket and registry table as the unit tests create
-   them). Each repetition gets a fresh registry table, so claims and commit marks start empty
+   malformed JSON) with AWS in moto (data bucket and state table as the unit tests create
+   them). Each repetition gets a fresh state table, so claims and commit marks start empty
    and nothing is skipped as a replay. Baselines in the same process, on the same records:
    ``validate_records`` alone (the vectorized validation the handler calls), JSON decoding plus
    validation, and one conditional ``put_item`` per valid record into moto (the claims the
@@ -41,17 +41,16 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from benchmarks.stack import deployed_stack, parse_report
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
-
-from fraudops_shared import kpl  # noqa: E402
-from fraudops_shared.generator import (  # noqa: E402
+from fraudops.generator import (
     BAD_KINDS,
     generate_transactions,
     inject_bad_rows,
     write_table,
 )
+from fraudops_shared.ingestion import kpl
+from fraudops_shared.runtime import settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BUCKET = "bench-lake"
 TABLE_PREFIX = "fraudops-bench-registry"
@@ -65,7 +64,7 @@ STREAM_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",  # the per-batch INFO line would flood the figures
 }
-MAX_KINESIS_RECORDS = 99  # fraudops_shared.ledger.MAX_RECORDS_PER_COMMIT
+MAX_KINESIS_RECORDS = settings.MAX_RECORDS_PER_COMMIT
 
 
 @contextlib.contextmanager
@@ -262,19 +261,18 @@ def bench_stream(n: int, repeat: int) -> dict[str, Any]:
 
         with mock_aws():
             clock.install()
-            from fraudops_shared import aws
+            from fraudops_shared.aws import clients
+            from fraudops_shared.aws.dynamodb import DynamoTransactionClaims
             from fraudops_shared.contracts import load_contract
-            from fraudops_shared.ledger import DynamoClaims
-            from fraudops_shared.validation import validate_records
+            from fraudops_shared.contracts.validation import validate_records
 
-            aws.reset()
+            clients.reset()
             dynamodb = boto3.client("dynamodb")
             boto3.client("s3").create_bucket(Bucket=BUCKET)
-            with contextlib.suppress(ImportError):
-                from fraudops_shared import scoring_feed  # the curated rows' second stream
-
-                boto3.client("kinesis").create_stream(StreamName="bench-feed", ShardCount=1)
-                os.environ[scoring_feed.STREAM_ENV] = "bench-feed"
+            # the curated rows' second stream
+            boto3.client("kinesis").create_stream(StreamName="bench-feed", ShardCount=1)
+            os.environ[settings.SCORING_FEED_ENV] = "bench-feed"
+            os.environ[settings.STREAM_CONTRACT_ENV] = settings.DEFAULT_STREAM_CONTRACT
             app = _load_handler("ingest_stream")
             spec = load_contract("transactions")
 
@@ -282,7 +280,7 @@ def bench_stream(n: int, repeat: int) -> dict[str, Any]:
             def fresh_table(tag: str) -> Iterator[str]:
                 name = f"{TABLE_PREFIX}-{tag}-{uuid.uuid4().hex[:8]}"
                 _create_table(dynamodb, name)
-                os.environ["REGISTRY_TABLE_NAME"] = name
+                os.environ[settings.STATE_TABLE_ENV] = name
                 try:
                     yield name
                 finally:
@@ -346,7 +344,7 @@ def bench_stream(n: int, repeat: int) -> dict[str, Any]:
 
             def claims(i: int) -> None:
                 with fresh_table(f"c{i}") as table:
-                    claim = DynamoClaims(dynamodb, table).claim
+                    claim = DynamoTransactionClaims(dynamodb, table).claim
                     for key in valid_keys:
                         claim(f"TXN#transactions#{key}", f"shardId-000000000000:{key}")
 

@@ -20,7 +20,7 @@ Prints figures and ratios, never asserts on them:
    (the later ones meet the first one's champion); each is printed. LocalStack is stopped at
    the end.
 2. Scoring, in process (no LocalStack; all that runs with ``--skip-pipeline``): the default
-   candidates (``fraudops_shared.training_config``) fitted with ``trainers.fit`` on a dataset
+   candidates (``fraudops_shared.training.config``) fitted with ``trainers.fit`` on a dataset
    built from the same kind of generated transactions (``build_dataset``: time split, labelled
    rows only), exported with ``trainers.to_onnx`` and loaded with ``onnx_model.load`` (one
    thread, as the scorer does). Per candidate: fit seconds (median of ``--repeat``), ONNX size
@@ -51,15 +51,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.stack import deployed_stack, parse_report
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
-
-from fraudops_shared.generator import (  # noqa: E402
+from fraudops.generator import (
     generate_creditcard_benchmark,
     generate_transactions,
     write_table,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DAYS = 60
 SEED = 29
@@ -422,11 +420,12 @@ def _timed_us(fn: Callable[[int], Any], calls: int, warmup: int) -> tuple[float,
 
 
 def bench_scoring(rows: int, repeat: int) -> dict[str, Any]:
-    from fraudops_shared import onnx_model, trainers
-    from fraudops_shared.features import feature_set
-    from fraudops_shared.training_config import TrainingConfig
-    from fraudops_shared.training_data import build_dataset, columns_of
     from threadpoolctl import threadpool_limits
+
+    from fraudops_shared.features.transforms import feature_set
+    from fraudops_shared.training import onnx_model, trainers
+    from fraudops_shared.training.config import TrainingConfig
+    from fraudops_shared.training.dataset import build_dataset, columns_of
 
     config = TrainingConfig()
     features = feature_set("transactions")

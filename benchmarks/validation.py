@@ -21,21 +21,18 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "shared" / "python"))
-
 import pyarrow as pa
-from fraudops_shared import validation as shared_validation
+
+from fraudops.generator import BAD_KINDS, generate_transactions, inject_bad_rows
 from fraudops_shared.contracts import Contract, load_contract
-from fraudops_shared.generator import BAD_KINDS, generate_transactions, inject_bad_rows
-from fraudops_shared.validation import validate_batch
+from fraudops_shared.contracts import validation as shared_validation
+from fraudops_shared.contracts.validation import validate_batch
 
 
 def pandera_pipeline(contract: Contract, now: datetime) -> Callable[[pa.Table], dict[str, int]]:

@@ -89,11 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from fraudops.shared import use_layer_code
-
-    use_layer_code()
-
-    from fraudops_shared import generator
+    from fraudops import generator
 
     if args.contract == "creditcard_benchmark":
         table = generator.generate_creditcard_benchmark(args.rows, seed=args.seed)

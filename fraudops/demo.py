@@ -1,6 +1,6 @@
 """`fraudops demo`: start LocalStack if needed, deploy, send data through each ingestion trigger,
 train and register a model on a snapshot, and print what each Lambda did. It reads everything
-back from the deployed stack (the registry table, the dead-letter queue, the execution,
+back from the deployed stack (the state table, the dead-letter queue, the execution,
 CloudWatch Logs), so what it prints is what happened."""
 
 from __future__ import annotations
@@ -45,10 +45,7 @@ def run(layout: Layout) -> int:
     run_id = uuid.uuid4().hex[:8]
 
     _step("S3: land a generated file (with defects) under landing/transactions/")
-    from fraudops.shared import use_layer_code
-
-    use_layer_code()
-    from fraudops_shared import generator
+    from fraudops import generator
 
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     table, expected = generator.inject_bad_rows(
@@ -73,7 +70,7 @@ def run(layout: Layout) -> int:
         b"{not json",
         json.dumps({"transaction_id": "x", "amount": -1}).encode(),
     ]
-    table_name = outputs["RegistryTableName"]
+    table_name = outputs["StateTableName"]
     before = (
         deploy.ingestion_accounts(layout, table_name).get("transactions", {}).get("kinesis", {})
     )

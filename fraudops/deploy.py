@@ -149,7 +149,7 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
             if kind and res.get("PhysicalResourceId"):
                 grouped[kind].append(res["PhysicalResourceId"])
     accounting: dict[str, Any] = {}
-    if table := outputs.get("RegistryTableName"):
+    if table := outputs.get("StateTableName"):
         accounting = ingestion_accounts(layout, table)
     return {
         "deployed": True,
@@ -164,10 +164,7 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
 def ingestion_accounts(layout: Layout, table: str) -> dict[str, Any]:
     """Counters per contract and source, with the zero-loss check
     ``in_records == curated + quarantined + dead_lettered``."""
-    from fraudops.shared import use_layer_code
-
-    use_layer_code()
-    from fraudops_shared.ledger import read_accounts
+    from fraudops_shared.aws.dynamodb import read_accounts
 
     accounts: dict[str, Any] = read_accounts(client(layout, "dynamodb"), table)
     for sources in accounts.values():

@@ -18,10 +18,8 @@ from botocore.exceptions import ClientError
 from fraudops import deploy
 from fraudops.clients import client
 from fraudops.paths import Layout
+from fraudops_shared.lake import zones
 
-LANDING_PREFIX = "landing/"
-MANIFEST_PREFIX = "manifests/"
-UNKNOWN_CONTRACT = "_unknown"
 READ_BLOCK = 1 << 20
 
 
@@ -31,22 +29,6 @@ def sha256_of(path: Path) -> str:
         while block := fh.read(READ_BLOCK):
             digest.update(block)
     return digest.hexdigest()
-
-
-def source_id(bucket: str, key: str, version: str | None, etag: str | None) -> str:
-    """As fraudops_shared.batch_ingestion.SourceObject.source_id computes it."""
-    return f"s3://{bucket}/{key}#{version or etag or ''}"
-
-
-def manifest_candidates(contract: str, sha: str, bucket: str, key: str, version: str | None,
-                        etag: str | None) -> list[str]:  # fmt: skip
-    """Where the function writes this upload's manifest: first file, duplicate, or unknown."""
-    src = hashlib.sha256(source_id(bucket, key, version, etag).encode()).hexdigest()[:16]
-    return [
-        f"{MANIFEST_PREFIX}{contract}/{sha}.duplicate-{src}.json",
-        f"{MANIFEST_PREFIX}{contract}/{sha}.json",
-        f"{MANIFEST_PREFIX}{UNKNOWN_CONTRACT}/{sha}.json",
-    ]
 
 
 def _get_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -86,7 +68,7 @@ def ingest_file(
             raise RuntimeError("the stack is not deployed (`fraudops deploy`)")
         bucket = str(stack["outputs"]["DataBucketName"])
     sha = sha256_of(file)
-    key = f"{LANDING_PREFIX}{contract}/{file.name}"
+    key = zones.landing_key(contract, file.name)
     s3 = s3 or client(layout, "s3")
     started = time.monotonic()
     with file.open("rb") as fh:
@@ -101,7 +83,8 @@ def ingest_file(
     }
     if not wait:
         return result
-    candidates = manifest_candidates(contract, sha, bucket, key, version, etag)
+    source = zones.source_id(bucket, key, version, etag)
+    candidates = zones.file_manifest_candidates(zones.Zones(bucket), contract, sha, source)
     deadline = started + timeout
     while True:
         for mkey in candidates:

@@ -1,7 +1,8 @@
 """`fraudops snapshot --contract NAME`: freeze a contract's committed curated data for training.
 
-The logic lives in the shared layer (``fraudops_shared.snapshots``) so that the training Lambda
-loads snapshots with the same code; this wrapper finds the deployed stack and prints.
+The logic lives in the shared layer (``fraudops_shared.lake.snapshot_store``) so that the
+training Lambda loads snapshots with the same code; this wrapper finds the deployed stack, wires
+the adapters and prints.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from typing import Any
 from fraudops import deploy
 from fraudops.clients import client
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
+from fraudops_shared import contracts
+from fraudops_shared.aws.dynamodb import DynamoSnapshotCatalog
+from fraudops_shared.aws.s3 import S3Bucket
+from fraudops_shared.lake import snapshot_store
+from fraudops_shared.lake.snapshots import SnapshotError
 
-use_layer_code()
-from fraudops_shared import contracts, snapshots  # noqa: E402
-
-SnapshotError = snapshots.SnapshotError
+__all__ = ["SnapshotError", "create", "summary_line"]
 
 
 def create(layout: Layout, contract: str) -> dict[str, Any]:
@@ -30,11 +32,13 @@ def create(layout: Layout, contract: str) -> dict[str, Any]:
     if not stack.get("deployed"):
         raise SnapshotError("the stack is not deployed (`fraudops deploy`)")
     outputs = stack["outputs"]
-    return snapshots.create_snapshot(
-        client(layout, "s3"),
-        client(layout, "dynamodb"),
-        bucket=str(outputs["DataBucketName"]),
-        table=str(outputs["RegistryTableName"]),
+    bucket = str(outputs["DataBucketName"])
+    catalog = DynamoSnapshotCatalog(client(layout, "dynamodb"), str(outputs["StateTableName"]))
+    return snapshot_store.create_snapshot(
+        S3Bucket(client(layout, "s3"), bucket),
+        catalog,
+        catalog,
+        bucket=bucket,
         contract=contract,
         contract_version=version,
     )

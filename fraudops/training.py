@@ -1,7 +1,7 @@
 """`fraudops train` and `fraudops models`: start and follow the training state machine, read and
 change the model registry of the deployed stack.
 
-The registry logic is the shared layer's (``fraudops_shared.model_registry``), the same code the
+The registry logic is the shared layer's (``fraudops_shared.registry``), the same code the
 registration function runs; this module finds the stack, talks to Step Functions and prints.
 A manual promotion or rollback checks the target's ONNX artifact against its registered SHA-256
 first and announces the new champion on the default bus, as the pipeline does.
@@ -19,10 +19,12 @@ from typing import Any
 from fraudops import deploy
 from fraudops.clients import client
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
-
-use_layer_code()
-from fraudops_shared import artifacts, model_registry  # noqa: E402
+from fraudops_shared.aws.events import EventBus
+from fraudops_shared.aws.model_registry import DynamoRegistryStore
+from fraudops_shared.aws.s3 import S3Bucket
+from fraudops_shared.registry.models import ModelRegistry, RegistryError
+from fraudops_shared.runtime.settings import TRAINING_EVENT_SOURCE
+from fraudops_shared.training.artifacts import ArtifactError, Artifacts
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 POLL_SECONDS = 1.0
@@ -145,13 +147,7 @@ def result(layout: Layout, desc: Mapping[str, Any]) -> dict[str, Any]:
     out["error"] = desc.get("error")
     out["reason"] = desc.get("cause")
     request = json.loads(desc.get("input") or "{}")
-    outputs = _outputs(layout)
-    run = model_registry.get_run(
-        client(layout, "dynamodb"),
-        outputs["RegistryTableName"],
-        str(request.get("contract")),
-        str(desc["name"]),
-    )
+    run = _registry(layout).get_run(str(request.get("contract")), str(desc["name"]))
     out["status"] = "failed"
     out["run_record"] = run
     return out
@@ -173,14 +169,9 @@ def summary_line(res: Mapping[str, Any]) -> str:
 # --- models -------------------------------------------------------------------------------------
 
 
-def _registry(layout: Layout) -> tuple[Any, str, Any, str]:
+def _registry(layout: Layout) -> ModelRegistry:
     outputs = _outputs(layout)
-    return (
-        client(layout, "dynamodb"),
-        outputs["RegistryTableName"],
-        client(layout, "s3"),
-        outputs["DataBucketName"],
-    )
+    return ModelRegistry(DynamoRegistryStore(client(layout, "dynamodb"), outputs["StateTableName"]))
 
 
 def parse_version(ref: str, contract: str) -> int:
@@ -195,13 +186,11 @@ def parse_version(ref: str, contract: str) -> int:
 
 
 def list_models(layout: Layout, contract: str) -> list[dict[str, Any]]:
-    ddb, table, _, _ = _registry(layout)
-    return model_registry.list_versions(ddb, table, contract)
+    return _registry(layout).list_versions(contract)
 
 
 def show(layout: Layout, contract: str, ref: str) -> dict[str, Any]:
-    ddb, table, _, _ = _registry(layout)
-    record = model_registry.get_version(ddb, table, contract, parse_version(ref, contract))
+    record = _registry(layout).get_version(contract, parse_version(ref, contract))
     if record is None:
         raise TrainingCliError(f"{contract} has no version {ref}")
     return record
@@ -210,8 +199,8 @@ def show(layout: Layout, contract: str, ref: str) -> dict[str, Any]:
 def verify_artifact(s3: Any, record: Mapping[str, Any]) -> None:
     """The registered ONNX bytes must still be there, unchanged, before anyone serves them."""
     try:  # reads the registered version and checks its SHA-256
-        artifacts.Artifacts(s3, record["onnx"]["bucket"]).get(record["onnx"])
-    except artifacts.ArtifactError as exc:
+        Artifacts(S3Bucket(s3, record["onnx"]["bucket"])).get(record["onnx"])
+    except ArtifactError as exc:
         raise TrainingCliError(f"refusing: {record['model_id']}: {exc}") from None
 
 
@@ -226,29 +215,19 @@ def _announce(layout: Layout, record: Mapping[str, Any], trigger: str, reason: s
         "reason": reason,
         "onnx_sha256": record["onnx"]["sha256"],
     }
-    client(layout, "events").put_events(
-        Entries=[
-            {
-                "Source": artifacts.EVENT_SOURCE,
-                "DetailType": "Model Promoted",
-                "Detail": json.dumps(detail),
-                "EventBusName": "default",
-            }
-        ]
-    )
+    EventBus(client(layout, "events")).put(TRAINING_EVENT_SOURCE, "Model Promoted", detail)
 
 
 def promote(
     layout: Layout, contract: str, ref: str, *, reason: str, shadow: bool = False
 ) -> dict[str, Any]:
-    ddb, table, s3, _ = _registry(layout)
     target = show(layout, contract, ref)
-    verify_artifact(s3, target)
+    verify_artifact(client(layout, "s3"), target)
     try:
-        record = model_registry.promote(
-            ddb, table, contract, int(target["version"]), reason=reason, shadow=shadow
+        record = _registry(layout).promote(
+            contract, int(target["version"]), reason=reason, shadow=shadow
         )
-    except model_registry.RegistryError as exc:
+    except RegistryError as exc:
         raise TrainingCliError(str(exc)) from None
     if not shadow:
         _announce(layout, record, "manual", reason)
@@ -256,14 +235,14 @@ def promote(
 
 
 def rollback(layout: Layout, contract: str, *, reason: str) -> dict[str, Any]:
-    ddb, table, s3, _ = _registry(layout)
-    pointer = model_registry.champion_pointer(ddb, table, contract)
+    registry = _registry(layout)
+    pointer = registry.champion_pointer(contract)
     history = (pointer or {}).get("history") or []
     if len(history) >= 2:
-        verify_artifact(s3, show(layout, contract, str(history[-2]["version"])))
+        verify_artifact(client(layout, "s3"), show(layout, contract, str(history[-2]["version"])))
     try:
-        record = model_registry.rollback(ddb, table, contract, reason=reason)
-    except model_registry.RegistryError as exc:
+        record = registry.rollback(contract, reason=reason)
+    except RegistryError as exc:
         raise TrainingCliError(str(exc)) from None
     _announce(layout, record, "rollback", reason)
     return record

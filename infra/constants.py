@@ -1,9 +1,14 @@
-"""Every name and size of the stack in one place, so a change is one edit and reviewable."""
+"""Every name and size of the stack in one place, so a change is one edit and reviewable.
+
+Names the functions read too (environment variables, lake prefixes, event sources, batch limits)
+are defined once, in the shared layer's settings, and re-exported from here."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Final
+
+from fraudops_shared.runtime import settings as shared
 
 # --- identity -----------------------------------------------------------------------------------
 STACK_NAME: Final = "FraudOps"
@@ -27,12 +32,15 @@ STATE_MACHINES_DIR: Final = ROOT / "state_machines"
 TRAINING_ASL: Final = STATE_MACHINES_DIR / "training.asl.json"
 BUNDLING_CACHE_DIR: Final = ROOT / ".cache" / "layers"
 ASSET_EXCLUDES: Final = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
+# The shared layer's folder is also an installable package (editable in the project venv): its
+# packaging files are not layer content.
+SHARED_LAYER_EXCLUDES: Final = (*ASSET_EXCLUDES, "*.egg-info", "pyproject.toml", "build")
 
 # --- data lake ------------------------------------------------------------------------------------
-LANDING_PREFIX: Final = "landing/"
-CURATED_PREFIX: Final = "curated/"
-QUARANTINE_PREFIX: Final = "quarantine/"
-MANIFEST_PREFIX: Final = "manifests/"
+LANDING_PREFIX: Final = shared.LANDING_PREFIX
+CURATED_PREFIX: Final = shared.CURATED_PREFIX
+QUARANTINE_PREFIX: Final = shared.QUARANTINE_PREFIX
+MANIFEST_PREFIX: Final = shared.MANIFEST_PREFIX
 ACCESS_LOGS_PREFIX: Final = "data-bucket/"
 NONCURRENT_VERSION_EXPIRY_DAYS: Final = 30
 ACCESS_LOGS_EXPIRY_DAYS: Final = 90
@@ -42,8 +50,9 @@ INCOMPLETE_UPLOAD_EXPIRY_DAYS: Final = 1
 STREAM_SHARD_COUNT: Final = 1
 STREAM_RETENTION_HOURS: Final = 24
 # At most 99: a batch's commit is one DynamoDB transaction of its record marks plus the counters
-# item, and a transaction holds at most 100 items (fraudops_shared.ledger.MAX_RECORDS_PER_COMMIT).
-STREAM_BATCH_SIZE: Final = 99
+# item, and a transaction holds at most 100 items.
+STREAM_BATCH_SIZE: Final = shared.MAX_RECORDS_PER_COMMIT
+STREAM_CONTRACT: Final = shared.DEFAULT_STREAM_CONTRACT  # what the transaction stream carries
 STREAM_MAX_BATCHING_WINDOW_SECONDS: Final = 1
 STREAM_RETRY_ATTEMPTS: Final = 3
 STREAM_MAX_RECORD_AGE_SECONDS: Final = 3600
@@ -56,9 +65,8 @@ STREAM_DLQ_RETENTION_DAYS: Final = 14
 # 24 h retention (the free minimum) covers a scoring outage of a day.
 SCORING_FEED_SHARD_COUNT: Final = 1
 SCORING_FEED_RETENTION_HOURS: Final = 24
-SCORING_FEED_ENV_VAR: Final = "SCORING_FEED_STREAM"  # fraudops_shared.scoring_feed.STREAM_ENV
 
-# --- registry / idempotency table ----------------------------------------------------------------
+# --- the state table: file and transaction claims, ledger, snapshots, model registry -------------
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
@@ -242,9 +250,9 @@ TRAINING_EVALUATE_MEMORY_MB: Final = 2048
 TRAINING_EVALUATE_TIMEOUT_SECONDS: Final = 300
 TRAINING_REGISTER_MEMORY_MB: Final = 256
 TRAINING_REGISTER_TIMEOUT_SECONDS: Final = 60
-TRAINING_PREFIX: Final = "training/"  # fraudops_shared.artifacts.TRAINING_PREFIX
-SNAPSHOT_PREFIX: Final = "snapshots/"  # fraudops_shared.snapshots.SNAPSHOT_PREFIX
-TRAINING_EVENT_SOURCE: Final = "fraudops.training"  # fraudops_shared.artifacts.EVENT_SOURCE
+TRAINING_PREFIX: Final = shared.TRAINING_PREFIX
+SNAPSHOT_PREFIX: Final = shared.SNAPSHOT_PREFIX
+TRAINING_EVENT_SOURCE: Final = shared.TRAINING_EVENT_SOURCE
 TRAINING_EVENTS_RETENTION_DAYS: Final = 14
 CODE_VERSION_ENV_VAR: Final = "FRAUDOPS_CODE_VERSION"  # overrides `git rev-parse HEAD` at synth
 TRAINING_LOG_SUFFIX: Final = "training"
@@ -264,7 +272,7 @@ OUT_DLQ_URL: Final = "StreamDLQUrl"
 OUT_DLQ_ARN: Final = "StreamDLQArn"
 OUT_UNACCOUNTED_DLQ_URL: Final = "UnaccountedDLQUrl"
 OUT_DLQ_ACCOUNTING_FN: Final = "DeadLetterAccountingFunctionName"
-OUT_TABLE_NAME: Final = "RegistryTableName"
+OUT_TABLE_NAME: Final = "StateTableName"
 OUT_INGEST_BATCH_FN: Final = "IngestBatchFunctionName"
 OUT_INGEST_STREAM_FN: Final = "IngestStreamFunctionName"
 OUT_DATA_LAYER_ARN: Final = "DataLayerArn"

@@ -15,7 +15,7 @@ from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.registry import Registry
+from infra.constructs.state import StateTable
 from infra.constructs.storage import DataLake
 from infra.constructs.training import Training
 from infra.nag import acknowledge
@@ -37,13 +37,13 @@ class FraudOpsStack(Stack):
         )
         self.stage_config = stage
         self.lake = DataLake(self, "DataLake", stage=stage)
-        self.registry = Registry(self, "Registry", stage=stage)
+        self.state = StateTable(self, "State", stage=stage)
         self.layers = SharedLayers(self, "Layers", stage=stage)
         self.ingestion = Ingestion(
             self,
             "Ingestion",
             lake=self.lake,
-            table=self.registry.table,
+            table=self.state.table,
             layers=self.layers,
             stage=stage,
         )
@@ -51,7 +51,7 @@ class FraudOpsStack(Stack):
             self,
             "Training",
             lake=self.lake,
-            table=self.registry.table,
+            table=self.state.table,
             layers=self.layers,
             stage=stage,
         )
@@ -99,7 +99,10 @@ class FraudOpsStack(Stack):
                 self.ingestion.dead_letters.function.function_name,
                 "Keeps and counts the records of given-up stream batches",
             ),
-            c.OUT_TABLE_NAME: (self.registry.table.table_name, "Registry / idempotency table"),
+            c.OUT_TABLE_NAME: (
+                self.state.table.table_name,
+                "State table: claims, ledger, snapshots, model registry",
+            ),
             c.OUT_INGEST_BATCH_FN: (
                 self.ingestion.batch.function.function_name,
                 "S3 landing/ ingestion function",

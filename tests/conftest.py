@@ -98,7 +98,7 @@ def fraudops_json(ls_layout: Layout) -> Callable[..., Any]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     layout = item.funcargs.get("ls_layout") if hasattr(item, "funcargs") else None
     if report.failed and layout is not None:

@@ -65,7 +65,7 @@ FUNCTION_ERROR_GRACE = 2.0
 
 
 def is_custom_resource_type(resource_type: str | None) -> bool:
-    return bool(resource_type) and (
+    return resource_type is not None and (
         resource_type.startswith("Custom::") or resource_type == CUSTOM_RESOURCE_TYPE
     )
 
@@ -262,7 +262,7 @@ def _endpoint_url() -> str:
 
 def _client(service: str, target: _Target, region: str | None = None, **config: Any) -> Any:
     # a plain boto3 client over the gateway: the access key is the stack's account id
-    session = boto3.session.Session()
+    session: Any = boto3.session.Session()
     return session.client(
         service,
         endpoint_url=_endpoint_url(),
@@ -524,4 +524,4 @@ def install_custom_resource_provider() -> None:
         return original(resource_type)
 
     try_load_resource_provider._fraudops_custom_resources = True  # type: ignore[attr-defined]
-    ResourceProviderExecutor.try_load_resource_provider = staticmethod(try_load_resource_provider)  # type: ignore[method-assign]
+    ResourceProviderExecutor.try_load_resource_provider = staticmethod(try_load_resource_provider)

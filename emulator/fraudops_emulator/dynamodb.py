@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from localstack.aws.api import (
     CommonServiceException,
@@ -85,7 +85,9 @@ def _ttl_tables() -> Iterator[tuple[str, str, Table]]:
     from moto.dynamodb.models import dynamodb_backends
 
     with BACKEND_LOCK:
-        backends: list[tuple[str, str, DynamoDBBackend]] = list(dynamodb_backends.iter_backends())
+        backends = cast(
+            "list[tuple[str, str, DynamoDBBackend]]", list(dynamodb_backends.iter_backends())
+        )
         tables = [
             (account, region, table)
             for account, region, backend in backends

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import requests
 from localstack import config
@@ -129,7 +130,8 @@ class HostExecutorEndpoint(ExecutorEndpoint):
 
     def status_ready(self, request: Request, executor_id: str) -> Response:
         try:
-            self.container_port = int((request.get_json(silent=True) or {}).get("port"))
+            port: Any = (request.get_json(silent=True) or {}).get("port")
+            self.container_port = int(port)
         except (TypeError, ValueError):
             LOG.warning("environment %s reported ready without a port", executor_id)
         return super().status_ready(request, executor_id)
@@ -262,7 +264,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
     def _read_output(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         pending = b""
-        while chunk := proc.stdout.read1(65536):
+        stdout = cast(io.BufferedReader, proc.stdout)
+        while chunk := stdout.read1(65536):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
@@ -353,7 +356,8 @@ class HostRuntimeExecutor(RuntimeExecutor):
         _, hwm_before = _rss_kb(proc.pid)
         with self._lock:
             done_mark = self._mark(request_id)
-        self.endpoint.invocation_future = future = Future()
+        future: Future[Any] = Future()
+        self.endpoint.invocation_future = future
         started = time.perf_counter()
         error_line = ""
         try:
@@ -394,7 +398,7 @@ class HostRuntimeExecutor(RuntimeExecutor):
         except subprocess.TimeoutExpired:
             self._kill("unresponsive")
 
-    def _exit_result(self, request_id: str, proc: subprocess.Popen[bytes], exc: Exception):  # type: ignore[no-untyped-def]
+    def _exit_result(self, request_id: str, proc: subprocess.Popen[bytes], exc: Exception) -> Any:
         code = proc.returncode
         if self._killed_for == "oom":
             return self._error_result(

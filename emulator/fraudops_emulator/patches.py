@@ -58,7 +58,7 @@ def _patch_payload_limit() -> None:
             )
         return original(self, *args, **kwargs)
 
-    LambdaService.invoke = invoke  # type: ignore[method-assign]
+    LambdaService.invoke = invoke
 
 
 @hooks.on_infra_start()

@@ -6,19 +6,17 @@ ONNX layer (onnxruntime, numpy): the same runtime the scoring function serves wi
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import aws, settings, training_pipeline
-from fraudops_shared.observability import logger, tracer
+
+from fraudops_shared.aws import wiring
+from fraudops_shared.runtime.observability import logger, tracer
+from fraudops_shared.training import steps
+from fraudops_shared.training.documents import EvaluateEvent, EvaluationSummary
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    result = training_pipeline.evaluate(
-        event, s3=s3, ddb=ddb, bucket=settings.data_bucket(), table=settings.table_name()
-    )
+def handler(event: EvaluateEvent, context: LambdaContext) -> EvaluationSummary:
+    result = steps.evaluate(event, blobs=wiring.data_bucket(), registry=wiring.model_registry())
     logger.info("candidates evaluated", extra={"chosen": result["chosen"], "gate": result["gate"]})
     return result

@@ -6,23 +6,24 @@ TrainingDataError, whose message the state machine's Catch records as the run's 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import aws, settings, training_pipeline
-from fraudops_shared.observability import logger, tracer
+
+from fraudops_shared.aws import wiring
+from fraudops_shared.runtime import settings
+from fraudops_shared.runtime.observability import logger, tracer
+from fraudops_shared.training import steps
+from fraudops_shared.training.documents import PrepareEvent, Run
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    run = training_pipeline.prepare(
+def handler(event: PrepareEvent, context: LambdaContext) -> Run:
+    bucket = wiring.data_bucket()
+    run = steps.prepare(
         event,
-        s3=s3,
-        ddb=ddb,
-        bucket=settings.data_bucket(),
-        table=settings.table_name(),
+        blobs=bucket,
+        files=bucket,
+        catalog=wiring.snapshot_catalog(),
         code_version=settings.code_version(),
     )
     logger.info("dataset prepared", extra={"snapshot": run["snapshot"], **run["dataset"]["stats"]})

@@ -1,14 +1,18 @@
 """Training step 4, and the Catch's recorder: register the chosen model (promoting it when the
 gate passed), or record why the run failed. One function: both write the same registry items.
+No runtime layer: nothing here imports numpy.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import aws, settings, training_registration
-from fraudops_shared.observability import logger, tracer
+
+from fraudops_shared.aws import wiring
+from fraudops_shared.runtime.observability import logger, tracer
+from fraudops_shared.training import registration
+from fraudops_shared.training.documents import FailureEvent, RegisterEvent
 
 ACTIONS = ("register", "record_failure")
 
@@ -19,14 +23,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = event.get("action", "register")
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
-    s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    table = settings.table_name()
+    registry = wiring.model_registry()
     if action == "record_failure":
-        result = training_registration.record_failure(event, ddb=ddb, table=table)
-        logger.warning("training run failed", extra=result)
-        return result
-    result = training_registration.register(
-        event, s3=s3, ddb=ddb, bucket=settings.data_bucket(), table=table
+        failed = registration.record_failure(cast(FailureEvent, event), registry=registry)
+        logger.warning("training run failed", extra=dict(failed))
+        return dict(failed)
+    result = registration.register(
+        cast(RegisterEvent, event), blobs=wiring.data_bucket(), registry=registry
     )
-    logger.info("model registered", extra=result)
-    return result
+    logger.info("model registered", extra=dict(result))
+    return dict(result)

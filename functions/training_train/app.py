@@ -6,22 +6,25 @@ probabilities for the parity check), never arrays.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fraudops_shared import aws, settings, training_pipeline
-from fraudops_shared.observability import logger, tracer
+
+from fraudops_shared.aws import wiring
+from fraudops_shared.runtime.observability import logger, tracer
+from fraudops_shared.training import steps
+from fraudops_shared.training.documents import Trained, TrainEvent
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    trained = training_pipeline.train(event, s3=aws.client("s3"), bucket=settings.data_bucket())
+def handler(event: TrainEvent, context: LambdaContext) -> Trained:
+    trained = steps.train(event, blobs=wiring.data_bucket())
     logger.info(
         "candidate trained",
         extra={  # `name` is a LogRecord attribute: it cannot be an extra key
             "candidate": trained["name"],
-            **{k: trained[k] for k in ("kind", "fit_seconds", "iterations")},
+            "kind": trained["kind"],
+            "fit_seconds": trained["fit_seconds"],
+            "iterations": trained["iterations"],
         },
     )
     return trained

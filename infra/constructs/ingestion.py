@@ -1,12 +1,12 @@
 """Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function.
 
-What each function may do is exactly what fraudops_shared's adapters call (see Registry for the
-table's key design):
+What each function may do is exactly what fraudops_shared's adapters call (see StateTable for
+the table's key design):
 * ingest_batch: read landing/ objects (and their versions); write, and delete its own partial
-  outputs, under curated/, quarantine/, manifests/; registry: PutItem (claim a file), GetItem
+  outputs, under curated/, quarantine/, manifests/; state table: PutItem (claim a file), GetItem
   (read a claim), UpdateItem (complete the claim + ADD the counters, in one transaction),
   DeleteItem (release a failed claim).
-* ingest_stream: write under curated/, quarantine/, manifests/; registry: PutItem (claim a
+* ingest_stream: write under curated/, quarantine/, manifests/; state table: PutItem (claim a
   transaction, commit marks), BatchGetItem (which records are committed), UpdateItem (ADD the
   counters in the commit transaction); put records on the scoring feed (grant_write on that one
   stream; no other function may write it).
@@ -28,6 +28,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.storage import DataLake
@@ -85,13 +86,11 @@ class Ingestion(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         common_env = {
-            "REGISTRY_TABLE_NAME": table.table_name,
-            # zones (fraudops_shared.adapters reads these names)
-            "DATA_BUCKET": lake.bucket.bucket_name,
-            "LANDING_PREFIX": lake.landing_prefix,
-            "CURATED_PREFIX": lake.curated_prefix,
-            "QUARANTINE_PREFIX": lake.quarantine_prefix,
-            "MANIFEST_PREFIX": lake.manifest_prefix,
+            settings.STATE_TABLE_ENV: table.table_name,
+            settings.DATA_BUCKET_ENV: lake.bucket.bucket_name,
+            settings.STREAM_CONTRACT_ENV: c.STREAM_CONTRACT,
+            # the zones (fraudops_shared.lake.zones.zones_from_env)
+            **{env: getattr(lake, attr) for attr, env in settings.PREFIX_ENVS.items()},
         }
         outputs = (lake.curated_prefix, lake.quarantine_prefix, lake.manifest_prefix)
 
@@ -184,7 +183,7 @@ class Ingestion(Construct):
             layers=layers,
             extra_layer=layers.data,
             stage=stage,
-            environment={**common_env, c.SCORING_FEED_ENV_VAR: self.scoring_feed.stream_name},
+            environment={**common_env, settings.SCORING_FEED_ENV: self.scoring_feed.stream_name},
         )
         table.grant(self.stream_fn.function, *STREAM_TABLE_ACTIONS)
         self.scoring_feed.grant_write(self.stream_fn.function)

@@ -75,8 +75,10 @@ class SharedLayers(Construct):
         super().__init__(scope, construct_id)
         self.shared = lambda_.LayerVersion(
             self,
-            f"Shared{tree_digest(c.SHARED_LAYER_DIR)[:DIGEST_CHARS]}",
-            code=lambda_.Code.from_asset(str(c.SHARED_LAYER_DIR), exclude=list(c.ASSET_EXCLUDES)),
+            f"Shared{tree_digest(c.SHARED_LAYER_DIR, c.SHARED_LAYER_EXCLUDES)[:DIGEST_CHARS]}",
+            code=lambda_.Code.from_asset(
+                str(c.SHARED_LAYER_DIR), exclude=list(c.SHARED_LAYER_EXCLUDES)
+            ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="fraudops_shared: observability setup and domain code",

@@ -1,14 +1,14 @@
 """Training: the pipeline's four functions, its state machine (state_machines/training.asl.json)
 and the model events it announces.
 
-Each function may do exactly what its step calls (fraudops_shared.training_pipeline):
-* training_prepare (data layer): registry Query (the latest snapshot); read snapshots/ and
+Each function may do exactly what its step calls (fraudops_shared.training.steps):
+* training_prepare (data layer): state table Query (the latest snapshot); read snapshots/ and
   curated/ (at exact versions); write training/ (the dataset);
 * training_train (ml layer): read and write training/ (dataset in; ONNX and scikit-learn's
   holdout probabilities out);
-* training_evaluate (onnx layer): read and write training/ (evaluation document); registry
+* training_evaluate (onnx layer): read and write training/ (evaluation document); state table
   GetItem (champion pointer and record); its champion's ONNX is under training/ too;
-* training_register: read training/ (evaluation document); registry GetItem, PutItem,
+* training_register: read training/ (evaluation document); state table GetItem, PutItem,
   UpdateItem (one TransactWriteItems: counter, version, run, champion pointer, predecessor).
 The state machine may invoke those four and put events on the default bus, nothing else.
 Model events (source fraudops.training) are routed to a queue serving will consume.
@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.constructs.ingestion import READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS, grant_objects
 from infra.constructs.lambdas import PythonFunction, SharedLayers
@@ -49,9 +50,9 @@ class Training(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         env = {
-            "REGISTRY_TABLE_NAME": table.table_name,
-            "DATA_BUCKET": lake.bucket.bucket_name,
-            "CODE_VERSION": code_version(),
+            settings.STATE_TABLE_ENV: table.table_name,
+            settings.DATA_BUCKET_ENV: lake.bucket.bucket_name,
+            settings.CODE_VERSION_ENV: code_version(),
         }
         training = (c.TRAINING_PREFIX,)
 

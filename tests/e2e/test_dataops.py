@@ -16,19 +16,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from fraudops import deploy, ingest
+from fraudops import deploy, generator, ingest
 from fraudops.clients import poll
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
-
-use_layer_code()
-from fraudops_shared import generator, kpl  # noqa: E402
+from fraudops_shared.ingestion import kpl
 
 CONTRACT = "transactions"
 
 
 def accounts(layout: Layout, outputs: dict[str, str], source: str) -> dict[str, int]:
-    counts = deploy.ingestion_accounts(layout, outputs["RegistryTableName"])
+    counts = deploy.ingestion_accounts(layout, outputs["StateTableName"])
     return dict(counts.get(CONTRACT, {}).get(source, {}))
 
 
@@ -185,7 +182,7 @@ def test_records_of_an_outage_are_dead_lettered_kept_and_counted(
     rows = transactions(4, seed=31).to_pylist()
     # Given the stream function loses its table (a misconfiguration, through the public API)
     lam.update_function_configuration(
-        FunctionName=fn, Environment={"Variables": {**env, "REGISTRY_TABLE_NAME": "no-such-table"}}
+        FunctionName=fn, Environment={"Variables": {**env, "STATE_TABLE_NAME": "no-such-table"}}
     )
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
     try:
@@ -222,7 +219,7 @@ def test_records_of_an_outage_are_dead_lettered_kept_and_counted(
 
 
 def test_status_reports_balanced_accounts(ls_layout: Layout, outputs: dict[str, str]) -> None:
-    accounts_all = deploy.ingestion_accounts(ls_layout, outputs["RegistryTableName"])
+    accounts_all = deploy.ingestion_accounts(ls_layout, outputs["StateTableName"])
     assert accounts_all[CONTRACT]
     for source, counts in accounts_all[CONTRACT].items():
         assert counts["balanced"], (source, counts)

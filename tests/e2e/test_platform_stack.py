@@ -14,7 +14,7 @@ from fraudops.clients import poll
 
 def registry_item(aws: Any, outputs: dict[str, str], pk: str) -> list[dict[str, Any]]:
     resp = aws("dynamodb").query(
-        TableName=outputs["RegistryTableName"],
+        TableName=outputs["StateTableName"],
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": pk}},
         ConsistentRead=True,
@@ -77,5 +77,5 @@ def test_status_json_lists_the_deployed_resources(
     assert outputs["DataBucketName"] in stack["resources"]["buckets"]
     assert outputs["TransactionStreamName"] in stack["resources"]["streams"]
     assert outputs["TrainingStateMachineArn"] in stack["resources"]["state_machines"]
-    assert outputs["RegistryTableName"] in stack["resources"]["tables"]
+    assert outputs["StateTableName"] in stack["resources"]["tables"]
     assert stack["resources"]["queues"]

@@ -12,11 +12,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fraudops import generator
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
-
-use_layer_code()
-from fraudops_shared import generator  # noqa: E402
 
 POLL_SECONDS = 120
 

@@ -11,19 +11,18 @@ from typing import Any
 
 import pytest
 
-from fraudops import cli, deploy, ingest, snapshot
+from fraudops import cli, deploy, generator, ingest, snapshot
 from fraudops.clients import poll
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
-
-use_layer_code()
-from fraudops_shared import generator, snapshots  # noqa: E402
+from fraudops_shared.aws.dynamodb import DynamoSnapshotCatalog
+from fraudops_shared.aws.s3 import S3Bucket
+from fraudops_shared.lake import snapshot_store
 
 CONTRACT = "transactions"
 
 
 def ledger(layout: Layout, outputs: dict[str, str]) -> dict[str, dict[str, int]]:
-    return dict(deploy.ingestion_accounts(layout, outputs["RegistryTableName"]).get(CONTRACT, {}))
+    return dict(deploy.ingestion_accounts(layout, outputs["StateTableName"]).get(CONTRACT, {}))
 
 
 def curated_total(layout: Layout, outputs: dict[str, str]) -> int:
@@ -77,14 +76,15 @@ def test_a_snapshot_counts_what_the_ledger_counts_at_exact_versions(
         head = s3.head_object(Bucket=bucket, Key=f["key"], VersionId=f["version_id"])
         assert (head["ContentLength"], head["ETag"].strip('"')) == (f["size"], f["etag"])
     # And the frozen objects hold exactly that many rows
-    loaded = snapshots.load_snapshot(s3, bucket, snap["snapshot_id"])
-    assert snapshots.read_table(s3, bucket, loaded).num_rows == expected
+    files = S3Bucket(s3, bucket)
+    loaded = snapshot_store.load_snapshot(files, snap["snapshot_id"])
+    assert snapshot_store.read_table(files, loaded).num_rows == expected
 
 
 def test_the_same_data_gives_the_same_hash_and_new_data_another(
     landed: None, ls_layout: Layout, aws: Any, outputs: dict[str, str]
 ) -> None:
-    table = outputs["RegistryTableName"]
+    table = outputs["StateTableName"]
     # Given a snapshot
     first = snapshot.create(ls_layout, CONTRACT)
     # When another is taken without new data, Then the content hash is the same
@@ -95,8 +95,9 @@ def test_the_same_data_gives_the_same_hash_and_new_data_another(
     third = snapshot.create(ls_layout, CONTRACT)
     assert third["content_hash"] != first["content_hash"]
     assert third["row_count"] == curated_total(ls_layout, outputs) > first["row_count"]
-    # And the registry's latest snapshot is the newest
-    latest = snapshots.latest_snapshot(aws("dynamodb"), table, CONTRACT)
+    # And the catalog's latest snapshot is the newest
+    catalog = DynamoSnapshotCatalog(aws("dynamodb"), table)
+    latest = snapshot_store.latest_snapshot(catalog, CONTRACT)
     assert latest is not None and latest["snapshot_id"] == third["snapshot_id"]
     assert latest["row_count"] == third["row_count"]
 

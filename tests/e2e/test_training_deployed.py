@@ -17,13 +17,9 @@ from typing import Any
 
 import pytest
 
-from fraudops import ingest, snapshot
+from fraudops import generator, ingest, snapshot
 from fraudops.clients import poll
 from fraudops.paths import Layout
-from fraudops.shared import use_layer_code
-
-use_layer_code()
-from fraudops_shared import generator  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +63,7 @@ def train(fraudops_json: Callable[..., Any], *args: str, returncode: int = 0) ->
 def events(aws: Callable[..., Any], outputs: dict[str, str]) -> list[dict[str, Any]]:
     """Every model event delivered so far (received and deleted)."""
     sqs = aws("sqs")
-    found = []
+    found: list[dict[str, Any]] = []
     while True:
         msgs = sqs.receive_message(
             QueueUrl=outputs["ModelEventsQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
@@ -88,7 +84,9 @@ def wait_event(
         seen.extend(events(aws, outputs))
         return next((e for e in seen if e["detail"].get("run_id") == run_id), None)
 
-    return poll(find, timeout=30, what=f"model event of {run_id}")
+    found = poll(find, timeout=30, what=f"model event of {run_id}")
+    assert found is not None
+    return found
 
 
 @pytest.fixture(scope="module")

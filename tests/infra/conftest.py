@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Template
-from synth_support import synth
 
 from infra import bundling
 from infra import constants as c
 from infra.stack import FraudOpsStack
+from tests.infra.synth_support import synth
 
 
 @pytest.fixture(scope="session")

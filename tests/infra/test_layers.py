@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from synth_support import layer_ids, our_functions, resources, synth
 
 from infra import bundling
 from infra import constants as c
 from infra.app_factory import build_app, cdk_json_context
+from tests.infra.synth_support import layer_ids, our_functions, resources, synth
 
 # --- the bundler (no pip) -----------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from aws_cdk.assertions import Template
-from synth_support import our_functions, resources
 
 from infra import constants as c
+from tests.infra.synth_support import our_functions, resources
 
 
 def _alarms(template: Template) -> dict[str, dict[str, Any]]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
-import pytest
 from aws_cdk import Token
 from aws_cdk.assertions import Annotations, Match, Template
-from synth_support import layer_ids, our_functions, resources, state_machine
 
+from fraudops_shared.contracts import load_contract
+from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.stack import FraudOpsStack
+from tests.infra.synth_support import layer_ids, our_functions, resources, state_machine
 
 
 def _only(template: Template, cfn_type: str) -> tuple[str, dict[str, Any]]:
@@ -133,15 +133,18 @@ def test_only_the_stream_function_writes_the_scoring_feed_and_knows_its_name(
     for lid, fn in our_functions(template).items():
         env = fn["Properties"]["Environment"]["Variables"]
         if lid.startswith("IngestionIngestStream"):
-            assert env[c.SCORING_FEED_ENV_VAR] == {"Ref": feed_id}
+            assert env[settings.SCORING_FEED_ENV] == {"Ref": feed_id}
         else:
-            assert c.SCORING_FEED_ENV_VAR not in env, lid
+            assert settings.SCORING_FEED_ENV not in env, lid
 
 
-def test_scoring_feed_env_name_is_the_one_the_layer_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
-    feed = importlib.import_module("fraudops_shared.scoring_feed")
-    assert c.SCORING_FEED_ENV_VAR == feed.STREAM_ENV
+def test_stream_functions_read_the_contract_the_stack_names(template: Template) -> None:
+    # The contract the transaction stream carries is set by the stack, and is a shipped contract
+    for lid, fn in our_functions(template).items():
+        if lid.startswith(("IngestionIngestStream", "IngestionDeadLetterAccounting")):
+            env = fn["Properties"]["Environment"]["Variables"]
+            assert env[settings.STREAM_CONTRACT_ENV] == settings.DEFAULT_STREAM_CONTRACT, lid
+    assert load_contract(settings.DEFAULT_STREAM_CONTRACT).name == settings.DEFAULT_STREAM_CONTRACT
 
 
 def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_sqs(
@@ -280,7 +283,7 @@ def test_functions_have_their_layers_own_log_group_and_powertools_env(template: 
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
         assert env["POWERTOOLS_SERVICE_NAME"] == folder, lid
-        assert "Ref" in env["REGISTRY_TABLE_NAME"]
+        assert "Ref" in env[settings.STATE_TABLE_ENV]
 
 
 def test_ingestion_sizes_come_from_constants(template: Template) -> None:
@@ -296,23 +299,21 @@ def test_ingestion_sizes_come_from_constants(template: Template) -> None:
 
 
 def test_ingestion_functions_know_the_zones(template: Template) -> None:
-    # The names fraudops_shared.adapters reads: bucket and every zone prefix
+    # The names fraudops_shared.lake.zones.zones_from_env reads: bucket and every zone prefix
     for lid, fn in our_functions(template).items():
         if not lid.startswith("Ingestion"):
             continue
         env = fn["Properties"]["Environment"]["Variables"]
-        assert env["DATA_BUCKET"] == {"Ref": _data_bucket(template)[0]}
-        assert env["LANDING_PREFIX"] == c.LANDING_PREFIX
-        assert env["CURATED_PREFIX"] == c.CURATED_PREFIX
-        assert env["QUARANTINE_PREFIX"] == c.QUARANTINE_PREFIX
-        assert env["MANIFEST_PREFIX"] == c.MANIFEST_PREFIX
+        assert env[settings.DATA_BUCKET_ENV] == {"Ref": _data_bucket(template)[0]}
+        assert env[settings.PREFIX_ENVS["landing_prefix"]] == c.LANDING_PREFIX
+        assert env[settings.PREFIX_ENVS["curated_prefix"]] == c.CURATED_PREFIX
+        assert env[settings.PREFIX_ENVS["quarantine_prefix"]] == c.QUARANTINE_PREFIX
+        assert env[settings.PREFIX_ENVS["manifest_prefix"]] == c.MANIFEST_PREFIX
 
 
-def test_stream_batch_fits_one_ledger_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stream_batch_fits_one_ledger_transaction() -> None:
     # A batch's commit is one DynamoDB transaction: its record marks plus the counters item
-    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
-    ledger = importlib.import_module("fraudops_shared.ledger")
-    assert c.STREAM_BATCH_SIZE <= ledger.MAX_RECORDS_PER_COMMIT
+    assert c.STREAM_BATCH_SIZE <= settings.MAX_RECORDS_PER_COMMIT
 
 
 def test_no_node_custom_resources(template: Template) -> None:

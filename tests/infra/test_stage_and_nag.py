@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
-from synth_support import synth
 
 from infra import constants as c
 from infra.app_factory import build_app, cdk_json_context
+from tests.infra.synth_support import synth
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ catches, a role that may invoke the four functions and announce, nothing else), 
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import subprocess
@@ -15,10 +14,11 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from synth_support import our_functions, resources, state_machine
 
+from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra import provenance
+from tests.infra.synth_support import our_functions, resources, state_machine
 
 # ASL placeholder -> construct id of the function whose ARN replaces it
 FUNCTION_PLACEHOLDERS = {
@@ -208,12 +208,9 @@ def test_lambda_tasks_retry_transient_errors_and_every_failure_is_recorded() -> 
 
 def test_the_fail_state_reports_what_the_recorder_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the register function's failure recorder and a Lambda error as a Catch delivers it
-    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
-    registration = importlib.import_module("fraudops_shared.training_registration")
-
-    class Registry:
-        def put_item(self, **kwargs: Any) -> dict[str, Any]:
-            return {}
+    from fraudops_shared.registry.models import ModelRegistry
+    from fraudops_shared.training import registration
+    from tests.unit.fakes import MemoryRegistryStore
 
     cause = json.dumps({"errorMessage": "no snapshot of transactions is registered"})
     result = registration.record_failure(
@@ -222,8 +219,7 @@ def test_the_fail_state_reports_what_the_recorder_returns(monkeypatch: pytest.Mo
             "failure": {"Error": "TrainingDataError", "Cause": cause},
             "run_id": "run-1",
         },
-        ddb=Registry(),
-        table="registry",
+        registry=ModelRegistry(MemoryRegistryStore()),
     )
     # When the state machine's paths are read from the state RecordFailure leaves
     state = {"recorded": {"result": result}}
@@ -420,9 +416,9 @@ def test_training_functions_know_bucket_table_and_code_version_and_are_sized_fro
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_SERVICE_NAME"] == folder
         assert {k: v for k, v in env.items() if not k.startswith("POWERTOOLS_")} == {
-            "DATA_BUCKET": {"Ref": bucket_id},
-            "REGISTRY_TABLE_NAME": {"Ref": table_id},
-            "CODE_VERSION": version,
+            settings.DATA_BUCKET_ENV: {"Ref": bucket_id},
+            settings.STATE_TABLE_ENV: {"Ref": table_id},
+            settings.CODE_VERSION_ENV: version,
             **own_env,
         }, cid
         # And its memory, timeout and /tmp come from constants
@@ -434,19 +430,16 @@ def test_training_functions_know_bucket_table_and_code_version_and_are_sized_fro
             assert props["EphemeralStorage"] == {"Size": storage}, cid
 
 
-def test_training_names_are_the_ones_the_shared_layer_uses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(c.SHARED_LAYER_DIR / "python"))
-    settings = importlib.import_module("fraudops_shared.settings")
-    artifacts = importlib.import_module("fraudops_shared.artifacts")
-    snapshots = importlib.import_module("fraudops_shared.snapshots")
-    assert (settings.DATA_BUCKET_ENV, settings.TABLE_NAME_ENV, settings.CODE_VERSION_ENV) == (
+def test_training_names_are_the_ones_the_shared_layer_uses() -> None:
+    # One definition: the stack's constants are the layer's settings, not copies of them
+    assert (settings.DATA_BUCKET_ENV, settings.STATE_TABLE_ENV, settings.CODE_VERSION_ENV) == (
         "DATA_BUCKET",
-        "REGISTRY_TABLE_NAME",
+        "STATE_TABLE_NAME",
         "CODE_VERSION",
     )
-    assert c.TRAINING_PREFIX == artifacts.TRAINING_PREFIX
-    assert c.TRAINING_EVENT_SOURCE == artifacts.EVENT_SOURCE
-    assert c.SNAPSHOT_PREFIX == snapshots.SNAPSHOT_PREFIX
+    assert c.TRAINING_PREFIX is settings.TRAINING_PREFIX
+    assert c.TRAINING_EVENT_SOURCE is settings.TRAINING_EVENT_SOURCE
+    assert c.SNAPSHOT_PREFIX is settings.SNAPSHOT_PREFIX
 
 
 def test_code_version_is_the_git_commit_unless_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -476,7 +469,7 @@ import sys
 out, sys.path[:0] = sys.argv[1], sys.argv[2:]
 import json, os
 import numpy as np
-from fraudops_shared import trainers
+from fraudops_shared.training import trainers
 rng = np.random.default_rng(7)
 # float32-exact features: the ONNX graph reads float32, scikit-learn the same values
 x = rng.normal(size=(400, 4)).astype(np.float32).astype(np.float64)
@@ -506,7 +499,7 @@ import sys
 out, sys.path[:0] = sys.argv[1], sys.argv[2:]
 import hashlib, json, os
 import numpy as np
-from fraudops_shared import onnx_model
+from fraudops_shared.training import onnx_model
 x = np.load(os.path.join(out, "x.npy"))
 report = {}
 for name in ("hgb", "logreg"):

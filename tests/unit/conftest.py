@@ -1,27 +1,24 @@
-"""Unit tests: no network (sockets off for every test here), DynamoDB from moto, handlers loaded
-from their folders under unique module names (every handler file is called app.py)."""
+"""Unit tests: no network (sockets off for every test here), AWS replaced by in-memory adapters
+(tests/unit/fakes.py); moto only where an AWS adapter itself is under test (tests/unit/aws/,
+and the `table` fixture below)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from pytest_socket import disable_socket, enable_socket
-from unit_support import ROOT, FakeLambdaContext
 
-SHARED_LAYER = ROOT / "layers" / "shared" / "python"
-if str(SHARED_LAYER) not in sys.path:
-    sys.path.insert(0, str(SHARED_LAYER))  # what the shared layer puts on the Lambda's path
+from tests.unit.support import FakeAws, FakeLambdaContext
 
 # Powertools reads these when the shared observability module is first imported.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FraudOpsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
-TABLE_NAME = "fraudops-unit-registry"
+TABLE_NAME = "fraudops-unit-state"
 
 
 @pytest.fixture(autouse=True)
@@ -38,15 +35,31 @@ def lambda_context() -> FakeLambdaContext:
 
 
 @pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> FakeAws:
+    """Every adapter a handler wires, in memory, with the environment the stack sets."""
+    from fraudops_shared.runtime import settings
+
+    aws = FakeAws()
+    aws.install(monkeypatch)
+    monkeypatch.setenv(settings.DATA_BUCKET_ENV, aws.bucket.bucket)
+    monkeypatch.setenv(settings.STATE_TABLE_ENV, TABLE_NAME)
+    monkeypatch.setenv(settings.STREAM_CONTRACT_ENV, settings.DEFAULT_STREAM_CONTRACT)
+    monkeypatch.setenv(settings.CODE_VERSION_ENV, "0123456789abcdef")
+    return aws
+
+
+@pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An empty registry table (pk/sk, as the stack creates it) in moto."""
-    from fraudops_shared import aws
+    """An empty state table (pk/sk, as the stack creates it) in moto, for adapter tests."""
     from moto import mock_aws
 
+    from fraudops_shared.aws import clients
+    from fraudops_shared.runtime import settings
+
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("REGISTRY_TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv(settings.STATE_TABLE_ENV, TABLE_NAME)
     with mock_aws():
-        aws.reset()
+        clients.reset()
         boto3.client("dynamodb").create_table(
             TableName=TABLE_NAME,
             KeySchema=[
@@ -60,4 +73,4 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield boto3.resource("dynamodb").Table(TABLE_NAME)
-        aws.reset()
+        clients.reset()

@@ -24,6 +24,7 @@ import threading
 import time
 import traceback
 import urllib.request
+from typing import Any
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # what AWS accepts for a synchronous response
 END_MARK = "\x1eFRAUDOPS-END "
@@ -66,9 +67,12 @@ def _post(path: str, body: bytes, content_type: str = "application/json") -> Non
 
 
 def _error_body(exc: BaseException, error_type: str | None = None, request_id: str = "") -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)
     # Hide the runtime's own frames, as AWS does.
-    frames = [f for f in frames if os.path.dirname(f.filename) != os.path.dirname(__file__)]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if os.path.dirname(f.filename) != os.path.dirname(__file__)
+    ]
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
@@ -87,7 +91,7 @@ def _log_error(body: dict) -> None:
 class _Encoder(json.JSONEncoder):
     """Like AWS's runtime: Decimals (DynamoDB numbers) serialise as numbers."""
 
-    def default(self, o):  # type: ignore[no-untyped-def]
+    def default(self, o: Any) -> Any:
         if isinstance(o, decimal.Decimal):
             return int(o) if o == o.to_integral_value() else float(o)
         return super().default(o)
@@ -139,7 +143,7 @@ class LambdaContext:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
-def _load_handler():  # type: ignore[no-untyped-def]
+def _load_handler() -> Any:
     """Import the handler the way AWS does, with AWS's error types."""
     module_name, _, function_name = HANDLER.rpartition(".")
     if not module_name or not function_name:
@@ -204,7 +208,7 @@ def _serve() -> int:
     return int(server.server_address[1])
 
 
-def _invoke(handler, invocation: dict, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+def _invoke(handler: Any, invocation: dict, timeout_s: float) -> None:
     request_id = invocation["invoke-id"]
     _REQUEST_ID_FILTER.request_id = request_id
     os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
