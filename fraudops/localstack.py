@@ -56,6 +56,9 @@ def localstack_env(layout: Layout) -> dict[str, str]:
         "FRAUDOPS_LAMBDA_RUNTIME_DIR": str(layout.lambda_runtime_dir),
         "FRAUDOPS_STATE_DIR": str(state),
         "PYTHONUNBUFFERED": "1",
+        # Async retries wait 1x, 2x... this many seconds (AWS waits about 1 and 2 minutes): the
+        # same retries and on-failure destinations, on a local clock.
+        "LAMBDA_RETRY_BASE_DELAY": "2",
     }
     for name in ("LS_LOG", "DEBUG", "LAMBDA_KEEPALIVE_MS", "FRAUDOPS_PYTHON_RUNTIMES"):
         if name in os.environ:

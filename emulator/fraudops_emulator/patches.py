@@ -1,7 +1,9 @@
 """Runtime patches applied when LocalStack starts (``localstack.hooks.on_infra_start``).
 
 Checks that the Docker init and AWS itself make and that a host executor must make instead:
-unsafe zip archives are refused at upload, oversized invoke payloads are refused at the API.
+unsafe zip archives are refused at upload, oversized invoke payloads are refused at the API,
+function URLs check ``AWS_IAM`` (SigV4) auth and the 6 MB limit (see ``function_urls.py``);
+async invocations queued across a function update are delivered (``async_events.py``).
 """
 
 from __future__ import annotations
@@ -61,9 +63,26 @@ def _patch_payload_limit() -> None:
     LambdaService.invoke = invoke
 
 
+def _patch_function_urls() -> None:
+    from fraudops_emulator.function_urls import install
+
+    install()
+
+
+def _patch_async_rollover() -> None:
+    from fraudops_emulator.async_events import install
+
+    install()
+
+
 @hooks.on_infra_start()
 def apply_patches() -> None:
-    for patch in (_patch_zip_validation, _patch_payload_limit):
+    for patch in (
+        _patch_zip_validation,
+        _patch_payload_limit,
+        _patch_function_urls,
+        _patch_async_rollover,
+    ):
         try:
             patch()
         except Exception:  # a LocalStack upgrade moved something: say so, keep serving
