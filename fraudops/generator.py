@@ -225,15 +225,20 @@ class _World:
         ]
 
     def takeover(self, n: int, period: int) -> dict[str, np.ndarray]:
-        """New device, foreign IP, big-ticket ecom, a few in a row on one victim card."""
+        """A victim card's account taken over: a new device, a foreign IP, big-ticket ecom, a
+        few in a row within the hour, half of the victims buying at merchants of a new
+        country (never the IP's)."""
         rng = self.rng
         victims = rng.choice(self.n_cards, min(self.n_cards, max(1, n // 3)), replace=False)
         k = rng.integers(0, len(victims), n)
         card = victims[k]
-        t = _times(rng, len(victims), max(1, period - 7200))[k] + rng.integers(0, 7200, n)
+        t = _times(rng, len(victims), max(1, period - 3600))[k] + rng.integers(0, 3600, n)
         mcc = np.array(ATO_MCCS)[rng.integers(0, len(ATO_MCCS), n)]
-        country = self.home[card]
-        ip = np.array(RISKY)[rng.integers(0, len(RISKY), len(victims))][k]
+        ip_at = rng.integers(0, len(RISKY), len(victims))
+        abroad_at = (ip_at + rng.integers(1, len(RISKY), len(victims))) % len(RISKY)
+        abroad = rng.random(len(victims)) < 0.5
+        ip = np.array(RISKY)[ip_at][k]
+        country = np.where(abroad[k], np.array(RISKY)[abroad_at][k], self.home[card])
         device = np.array([f"dev_{x:012x}" for x in rng.integers(0, 2**47, len(victims))])[k]
         amount = rng.lognormal(6.3, 0.5, n)
         return _columns(
@@ -242,13 +247,27 @@ class _World:
         )  # fmt: skip
 
     def card_testing(self, n: int, period: int) -> dict[str, np.ndarray]:
-        """Bursts of tiny ecom payments at one merchant, many cards, one fraudster device."""
+        """Tiny ecom payments in bursts at a testing merchant, one fraudster device per burst:
+        many stolen cards once each, and (two rows in five) one card probed 3-6 times within
+        three minutes."""
         rng = self.rng
-        bursts = max(1, n // 12)
-        burst = np.sort(rng.integers(0, bursts, n))
+        probed = int(n * 0.4) if n >= 10 else 0
+        sweep = n - probed
+        bursts = max(1, sweep // 12)
+        burst = np.sort(rng.integers(0, bursts, sweep))
         start = rng.integers(0, period - 900, bursts)
-        t = start[burst] + rng.integers(0, 600, n)
-        card = rng.choice(self.n_cards, n)
+        t = start[burst] + rng.integers(0, 600, sweep)
+        card = rng.choice(self.n_cards, sweep)
+        if probed:
+            sizes = rng.integers(3, 7, probed)  # more than enough probes of 3-6 rows
+            sizes = sizes[: int(np.searchsorted(np.cumsum(sizes), probed)) + 1]
+            sizes[-1] -= int(sizes.sum()) - probed
+            probe = np.repeat(np.arange(len(sizes)), sizes)
+            at = rng.integers(0, bursts, len(sizes))  # a sweep's merchant and device
+            first = start[at] + rng.integers(0, 600, len(sizes))
+            t = np.concatenate([t, first[probe] + rng.integers(0, 180, probed)])
+            card = np.concatenate([card, rng.choice(self.n_cards, len(sizes))[probe]])
+            burst = np.concatenate([burst, at[probe]])
         merchant_country = np.array(RISKY)[rng.integers(0, len(RISKY), bursts)][burst]
         merchant = np.array(
             [
@@ -265,11 +284,14 @@ class _World:
         )  # fmt: skip
 
     def cash_out(self, n: int, period: int) -> dict[str, np.ndarray]:
-        """Cloned magstripe at foreign ATMs: round, high amounts within hours."""
+        """Cloned magstripe at foreign ATMs: round, high amounts, a spree of a few
+        withdrawals per card within three hours, in one country."""
         rng = self.rng
-        card = rng.choice(self.n_cards, n)
-        t = _times(rng, n, period)
-        country = np.array(RISKY)[rng.integers(0, len(RISKY), n)]
+        cloned = rng.choice(self.n_cards, min(self.n_cards, max(1, n // 3)), replace=False)
+        k = rng.integers(0, len(cloned), n)
+        card = cloned[k]
+        t = _times(rng, len(cloned), max(1, period - 10800))[k] + rng.integers(0, 10800, n)
+        country = np.array(RISKY)[rng.integers(0, len(RISKY), len(cloned))][k]
         amount = 20.0 * rng.integers(10, 50, n)
         return _columns(
             t, card, self.merchant(np.full(n, ATM_MCC), country), ATM_MCC, amount, country,
@@ -472,6 +494,13 @@ BAD_KINDS: dict[str, tuple[str, str, str]] = {
     "too_long": ("device_id", "d" * 200, "max_length:device_id"),
     "future_timestamp": ("event_time", "2099-01-01T00:00:00Z", "event_time_in_future"),
     "ancient_timestamp": ("event_time", "1987-06-01T00:00:00Z", "event_time_too_old"),
+    "padded_identifier": ("customer_id", " cus_padded", "identifier:customer_id"),
+    "zero_width_identifier": ("merchant_id", "m_\u200b1", "identifier:merchant_id"),
+    "control_char_identifier": ("card_id", "card_\x07bell", "identifier:card_id"),
+    "label_before_event": ("label_time", "2000-01-01T00:00:00Z", "label_time_before_event"),
+    "label_in_future": ("label_time", "2099-01-01T00:00:00Z", "label_time_in_future"),
+    # a label without its time: label_time is emptied in the same rows
+    "label_without_time": ("is_fraud", "true", "label_without_time"),
     "duplicate_id": ("transaction_id", "", "duplicate_key"),
 }
 
@@ -520,6 +549,19 @@ def inject_bad_rows(
         columns[column] = pc.replace_with_mask(
             current, pa.array(mask), values.take(pa.array(order))
         )
+        # columns emptied alongside, so that each row fails its one rule: a label loses its
+        # time; an event moved to the future loses its label (known before it: another rule)
+        emptied = {
+            "label_without_time": ["label_time"],
+            "future_timestamp": ["is_fraud", "label_time"],
+        }
+        for other in emptied.get(kind, []):
+            current = columns[other]
+            if isinstance(current, pa.ChunkedArray):
+                current = current.combine_chunks()
+            columns[other] = pc.replace_with_mask(
+                current, pa.array(mask), pa.array([""] * len(rows), pa.string())
+            )
         expected[rule] = expected.get(rule, 0) + len(rows)
     return pa.table(columns), dict(sorted(expected.items()))
 

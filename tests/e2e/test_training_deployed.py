@@ -122,7 +122,7 @@ def test_first_model_is_trained_gated_and_promoted(
     record = fraudops_json("models", "show", first["model_id"], "--json")
     assert record["status"] == "champion"
     assert record["snapshot_id"] == snapshot_id and len(record["snapshot_hash"]) == 64
-    assert record["contract_version"] == "1.0.0" and record["feature_set_version"] == 1
+    assert record["contract_version"] == "1.0.0" and record["feature_set_version"] == 2
     assert record["code_version"] not in ("", "unknown")
     assert record["seed"] == record["config"]["seed"]
     assert record["params"]["max_iter"] == 60

@@ -45,6 +45,38 @@ def test_transactions_contract_describes_card_events() -> None:
     assert not c.column("card_present").nullable
 
 
+def test_the_ids_of_transactions_are_identifiers() -> None:
+    # Given the transactions contract, When loaded
+    c = load_contract("transactions")
+    # Then exactly its id columns are identifiers (no control, zero-width or padding characters)
+    assert [col.name for col in c.columns if col.identifier] == [
+        "transaction_id",
+        "card_id",
+        "customer_id",
+        "merchant_id",
+        "device_id",
+    ]
+    assert not any(col.identifier for col in load_contract("creditcard_benchmark").columns)
+
+
+def test_a_column_is_not_an_identifier_unless_it_says_so() -> None:
+    # Given a document whose string column does not mention identifier, When parsed
+    doc = {
+        "name": "notes",
+        "version": "0.1.0",
+        "event_time": "at",
+        "columns": [
+            {"name": "at", "type": "timestamp"},
+            {"name": "note", "type": "string"},
+            {"name": "ref", "type": "string", "identifier": True},
+        ],
+    }
+    c = parse_contract(doc)
+    # Then it is not one, and the one that says so is
+    assert not c.column("note").identifier
+    assert c.column("ref").identifier
+
+
 def test_yaml_country_codes_stay_text() -> None:
     # Given YAML 1.1 reads a bare NO as False, When the country list is loaded, Then Norway is a
     # string (the files quote every code, and the loader refuses non-strings)
@@ -128,6 +160,8 @@ def _doc() -> dict[str, Any]:
         (lambda d: d["columns"].append(dict(d["columns"][0])), "duplicate"),
         (lambda d: d["partition_by"][0].update(transform="hour"), "transform"),
         (lambda d: d.update(name="Transactions"), "snake_case"),
+        (lambda d: d["columns"][1].update(identifier=True), "identifier needs a string"),
+        (lambda d: d["columns"][0].update(identifier="yes"), "identifier must be true or false"),
     ],
 )
 def test_invalid_contract_documents_are_refused(change: Any, message: str) -> None:

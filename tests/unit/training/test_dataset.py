@@ -20,6 +20,7 @@ from fraudops_shared.training.dataset import (
     columns_of,
     labels,
 )
+from tests.unit.features.windows_helpers import history, window_set
 
 
 def mini(event_type: str = "float64") -> FeatureSet:
@@ -193,6 +194,26 @@ def test_the_split_of_timestamp_event_times() -> None:
     assert len(ds.y_holdout) == int(np.sum(secs[known] >= ds.cut_time))
     assert ds.stats["first_time"] < ds.cut_time <= ds.stats["last_time"]
     assert ds.x_train.shape[1] == len(fs.names) == len(ds.feature_names)
+
+
+def test_unlabelled_rows_are_history_for_the_window_features() -> None:
+    # Given one card paying every minute, only every third payment labelled yet
+    fs = window_set()
+    n = 300
+    cols = history(t=list(range(0, 60 * n, 60)))
+    cols["label"] = np.array(
+        [(i % 15 == 0) if i % 3 == 0 else None for i in range(n)], dtype=object
+    )
+    # When the dataset is built
+    ds = build_dataset(cols, fs, CONFIG)
+    x = np.vstack([ds.x_train, ds.x_holdout])
+    count = ds.feature_names.index("n_10m")
+    # Then only labelled rows are in it, and each saw the payments of the 10 minutes before
+    # it, labelled or not: 9 (the labelled ones alone would be 3)
+    assert len(x) == 100 and ds.stats["unlabelled"] == 200
+    assert x[:4, count].tolist() == [0.0, 3.0, 6.0, 9.0] and (x[3:, count] == 9).all()
+    # And the window features follow the per-transaction ones
+    assert ds.feature_names == fs.names and ds.feature_names[0] == "log_amount"
 
 
 def test_labels_of_bools_numbers_and_nulls() -> None:

@@ -53,6 +53,8 @@ class Column:
     allowed: tuple[Any, ...] | None = None
     pattern: str | None = None
     max_length: int | None = None
+    # An identifier (ids, tokens): no control or zero-width characters, no whitespace at the ends
+    identifier: bool = False
     description: str = ""
 
     def arrow_type(self) -> pa.DataType:
@@ -247,6 +249,11 @@ def _column(contract: str, doc: Any) -> Column:
         raise ContractError(f"{contract}.{name}: min/max need a numeric column")
     if doc.get("pattern") is not None:
         re.compile(doc["pattern"])
+    identifier = doc.get("identifier", False)
+    if not isinstance(identifier, bool):
+        raise ContractError(f"{contract}.{name}: identifier must be true or false")
+    if identifier and ctype != "string":
+        raise ContractError(f"{contract}.{name}: identifier needs a string column")
     return Column(
         name=name,
         type=ctype,
@@ -257,6 +264,7 @@ def _column(contract: str, doc: Any) -> Column:
         allowed=tuple(allowed) if allowed is not None else None,
         pattern=doc.get("pattern"),
         max_length=doc.get("max_length"),
+        identifier=identifier,
         description=str(doc.get("description", "")),
     )
 

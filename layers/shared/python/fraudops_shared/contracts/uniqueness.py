@@ -14,9 +14,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraudops_shared.contracts.rules import Failure, np_mask
+from fraudops_shared.contracts.masks import Failure, np_mask, valid_rows
 
 SeenKeys = Callable[[pa.Array], Any]
+Repeats = tuple[np.ndarray | None, dict[int, int]]
+
+
+def within_batch(keys: pa.ChunkedArray, present: np.ndarray | None = None) -> Repeats:
+    """Rows whose key an earlier row of the batch has (or None), and the row each repeats.
+
+    Independent of every other rule, so it can run alongside the column checks."""
+    if present is None:
+        n = len(keys)
+        present = valid_rows(keys) if keys.null_count else np.ones(n, dtype=bool)
+    return _repeats(keys, present)
 
 
 def duplicates(
@@ -25,9 +36,10 @@ def duplicates(
     failures: list[Failure],
     n: int,
     seen_keys: SeenKeys | None,
+    repeats: Repeats | None = None,
 ) -> list[Failure]:
-    present = np_mask(pc.is_valid(keys)) if keys.null_count else np.ones(n, dtype=bool)
-    dup, first_row = _repeats(keys, present)
+    present = valid_rows(keys) if keys.null_count else np.ones(n, dtype=bool)
+    dup, first_row = _repeats(keys, present) if repeats is None else repeats
     out: list[Failure] = []
     if dup is not None:
 
@@ -83,12 +95,17 @@ def _repeats(
     hashes = _hash(keys)
     if hashes is None:  # too irregular to hash cheaply: let Arrow's hash table do it
         return _repeats_arrow(keys, present)
-    sorted_hashes = np.sort(hashes[present])
+    sorted_hashes = np.sort(hashes if present.all() else hashes[present])
     same = sorted_hashes[1:] == sorted_hashes[:-1]
     if not same.any():
         return None, {}
-    colliding = pa.array(np.unique(sorted_hashes[1:][same]))
-    candidates = np.flatnonzero(present & np_mask(pc.is_in(pa.array(hashes), value_set=colliding)))
+    colliding = np.unique(sorted_hashes[1:][same])
+    # rows whose hash collides: a 64 Ki-entry table of 16 bits of the colliding hashes narrows
+    # them down (one gather), an exact look-up confirms the few left
+    table = np.zeros(1 << 16, dtype=bool)
+    table[colliding.view(np.uint16)[::4]] = True
+    maybe = np.flatnonzero(table[hashes.view(np.uint16)[::4]] & present)
+    candidates = maybe[np.isin(hashes[maybe], colliding)]
     return _exact(keys, candidates, len(present))
 
 
@@ -172,8 +189,19 @@ def _hash_text(chunk: pa.Array) -> np.ndarray | None:
 
 def _hash_fixed(data: pa.Buffer, start: int, size: int, n: int) -> np.ndarray:
     """Hash n strings of `size` bytes laid end to end, reading 8-byte words through strides."""
-    h = np.full(n, size, dtype=np.uint64)
-    h *= _MIX2
+    out = np.empty(n, dtype=np.uint64)
+    step = _HASH_ROWS
+    for first in range(0, n, step):  # a block at a time: its words stay in cache
+        rows = min(step, n - first)
+        out[first : first + rows] = _hash_block(data, start + first * size, size, rows)
+    return out
+
+
+_HASH_ROWS = 1 << 15
+
+
+def _hash_block(data: pa.Buffer, start: int, size: int, n: int) -> np.ndarray:
+    h = np.full(n, (size * int(_MIX2)) & 0xFFFF_FFFF_FFFF_FFFF, dtype=np.uint64)
     if size < 8:
         padded = np.zeros((n, 8), np.uint8)
         padded[:, :size] = np.frombuffer(data, np.uint8, count=n * size, offset=start).reshape(
@@ -187,10 +215,13 @@ def _hash_fixed(data: pa.Buffer, start: int, size: int, n: int) -> np.ndarray:
         words = [
             np.ndarray((n,), "<u8", buffer=data, offset=start + k, strides=(size,)) for k in starts
         ]
+    shifted = np.empty_like(h)
     for word in words:
-        h ^= word
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-    h *= _MIX2
-    h ^= h >> np.uint64(32)
+        np.bitwise_xor(h, word, out=h)
+        np.multiply(h, _MIX, out=h)
+        np.right_shift(h, np.uint64(29), out=shifted)
+        np.bitwise_xor(h, shifted, out=h)
+    np.multiply(h, _MIX2, out=h)
+    np.right_shift(h, np.uint64(32), out=shifted)
+    np.bitwise_xor(h, shifted, out=h)
     return h

@@ -24,6 +24,12 @@ logistic baseline take finite inputs only.
 * ``digits`` — a string of digits as its number (an MCC), -1 if not digits;
 * ``not_equal`` — 1 when two columns differ, ``null_as`` when either is null;
 * ``not_null`` — 1 when the column has a (non-empty) value.
+
+Per-card history (``features.windows``: counts and amounts over 10 minutes to 7 days, seconds
+since the previous transaction, first time with a merchant / country / device) is the one
+exception to "the transaction alone": `features.windows` computes it offline over a snapshot's
+rows, `features.online` from a per-card state at scoring time, with the same numbers. Its
+features follow the per-transaction ones in `FeatureSet.names`, and its spec is in the digest.
 """
 
 from __future__ import annotations
@@ -32,13 +38,28 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import numpy as np
 
 from fraudops_shared.contracts import Contract, load_contract
+from fraudops_shared.features.values import FeatureSpecError
+from fraudops_shared.features.values import epoch_seconds as _epoch_seconds
+from fraudops_shared.features.values import numbers as _numbers
+from fraudops_shared.features.values import strings as _strings
+from fraudops_shared.features.windows import WindowSpec, parse_windows, window_matrix
+
+__all__ = [
+    "FEATURE_DTYPE",
+    "TRANSFORMS",
+    "Feature",
+    "FeatureSet",
+    "FeatureSpecError",
+    "NotTrainableError",
+    "feature_set",
+    "parse_feature_set",
+]
 
 FEATURE_DTYPE = np.float32
 TRANSFORMS = (
@@ -54,10 +75,6 @@ TRANSFORMS = (
     "not_null",
 )
 _KEYS = {"name", "transform", "column", "columns", "of", "null_as"}
-
-
-class FeatureSpecError(ValueError):
-    """A contract's features section that cannot be used (a packaging bug, not a data problem)."""
 
 
 class NotTrainableError(ValueError):
@@ -92,18 +109,27 @@ class FeatureSet:
     label: str
     event_time: str
     event_time_is_timestamp: bool
+    windows: WindowSpec | None = None  # per-card history, after the per-transaction features
 
     @property
     def names(self) -> list[str]:
-        return [n for f in self.features for n in f.output_names]
+        own = [n for f in self.features for n in f.output_names]
+        return own + (self.windows.names if self.windows else [])
 
     @property
-    def input_columns(self) -> list[str]:
-        """Contract columns the features read (what a scorer must receive)."""
+    def transaction_columns(self) -> list[str]:
+        """Contract columns the per-transaction features read."""
         seen: dict[str, None] = {}
         for f in self.features:
             seen.update(dict.fromkeys(f.columns))
         return list(seen)
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Contract columns the features read, windows included (what training passes; a
+        scorer also needs `windows.record_columns`: the transaction id)."""
+        extra = self.windows.input_columns if self.windows else []
+        return list(dict.fromkeys([*self.transaction_columns, *extra]))
 
     @property
     def digest(self) -> str:
@@ -116,13 +142,29 @@ class FeatureSet:
                 for f in self.features
             ],
         }
+        if self.windows is not None:  # absent for sets without windows: their digests stay
+            doc["windows"] = self.windows.canonical()
         return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()
 
-    def matrix(self, columns: Mapping[str, Any]) -> np.ndarray:
+    def matrix(self, columns: Mapping[str, Any], rows: Any = None) -> np.ndarray:
         """(rows, features) float32. `columns` maps a contract column to a sequence of values:
         numpy arrays (datetime64, float, bool, object) or lists of Python values / ISO strings;
-        None or NaN is null."""
-        n = _row_count(columns, self.input_columns)
+        None or NaN is null. Every row is history for the windows; `rows` (indices) picks the
+        rows returned, in that order (training: the labelled ones, oldest first)."""
+        _row_count(columns, self.input_columns)
+        picked = columns
+        if rows is not None:
+            rows = np.asarray(rows, np.int64)
+            picked = {c: np.asarray(columns[c])[rows] for c in self.transaction_columns}
+        own = self.transaction_matrix(picked)
+        if self.windows is None:
+            return own
+        history = window_matrix(self.windows, columns, rows)
+        return np.ascontiguousarray(np.hstack([own, history]), dtype=FEATURE_DTYPE)
+
+    def transaction_matrix(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """The per-transaction features alone (a scorer adds `features.online`'s windows)."""
+        n = _row_count(columns, self.transaction_columns)
         blocks = [_apply(f, columns, n).reshape(n, len(f.output_names)) for f in self.features]
         out = np.concatenate(blocks, axis=1) if blocks else None
         if out is None:
@@ -130,7 +172,8 @@ class FeatureSet:
         return np.ascontiguousarray(out, dtype=FEATURE_DTYPE)
 
     def matrix_from_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Rows as dicts (a Kinesis event, an API request): the same numbers as `matrix`."""
+        """Rows as dicts (a Kinesis event, an API request): the same numbers as `matrix`, the
+        records being the whole history (a scorer uses `features.online.featurise`)."""
         cols = {c: [r.get(c) for r in records] for c in self.input_columns}
         return self.matrix(cols)
 
@@ -156,6 +199,12 @@ def parse_feature_set(contract: Contract) -> FeatureSet:
         raise FeatureSpecError(f"{contract.name}: duplicate feature names")
     if contract.label in {c for f in features for c in f.columns}:
         raise FeatureSpecError(f"{contract.name}: a feature reads the label {contract.label!r}")
+    windows = None
+    if "windows" in doc:
+        windows = parse_windows(contract, doc["windows"], contract.label)
+        names += windows.names
+        if len(set(names)) != len(names):
+            raise FeatureSpecError(f"{contract.name}: duplicate feature names")
     return FeatureSet(
         contract=contract.name,
         version=version,
@@ -163,6 +212,7 @@ def parse_feature_set(contract: Contract) -> FeatureSet:
         label=contract.label,
         event_time=contract.event_time,
         event_time_is_timestamp=contract.column(contract.event_time).type == "timestamp",
+        windows=windows,
     )
 
 
@@ -215,70 +265,6 @@ def _row_count(columns: Mapping[str, Any], needed: list[str]) -> int:
     if len(lengths) > 1:
         raise ValueError(f"input columns differ in length: {sorted(lengths)}")
     return lengths.pop() if lengths else 0
-
-
-def _numbers(values: Any) -> np.ndarray:
-    """float64 with NaN for null; bools as 0/1; numeric strings parsed."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "fiub":
-        return arr.astype(np.float64)
-    out = np.full(len(arr), np.nan)
-    for i, v in enumerate(arr):
-        if v is None or v == "":
-            continue
-        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
-            out[i] = 1.0 if v.strip().lower() == "true" else 0.0
-            continue
-        try:
-            out[i] = float(v)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def _strings(values: Any) -> np.ndarray:
-    """object array of str, None for null/NaN/empty."""
-    arr = np.asarray(values, dtype=object)
-
-    def one(v: Any) -> str | None:
-        return None if v is None or v == "" or (isinstance(v, float) and v != v) else str(v)
-
-    return np.array([one(v) for v in arr], dtype=object)
-
-
-def _epoch_seconds(values: Any) -> np.ndarray:
-    """Seconds since the epoch (UTC) of datetime64 values, datetimes or ISO-8601 strings."""
-    arr = np.asarray(values)
-    if arr.dtype.kind == "M":
-        secs = arr.astype("datetime64[us]").astype(np.int64) / 1e6
-        return np.where(np.isnat(arr), np.nan, secs)
-    if arr.dtype.kind in "fiu":
-        return arr.astype(np.float64)
-    out = np.full(len(arr), np.nan)
-    for i, v in enumerate(arr):
-        if v is None or v == "":
-            continue
-        if isinstance(v, datetime):
-            out[i] = _utc(v).timestamp()
-            continue
-        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
-            out[i] = float(v)  # seconds (Time offsets) beside nulls in an object array
-            continue
-        text = str(v).strip().replace("Z", "+00:00")
-        try:
-            out[i] = _utc(datetime.fromisoformat(text)).timestamp()
-        except ValueError:
-            try:
-                out[i] = float(text)  # seconds as text ("3600"), as `_numbers` reads numbers
-            except ValueError:
-                continue
-    return out
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive times are UTC (as datetime64 values and the validator take them), never the
-    process's local time zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _apply(f: Feature, columns: Mapping[str, Any], n: int) -> np.ndarray:

@@ -3,7 +3,9 @@
 The holdout is the newest share of labelled rows by event time, never a random sample: fraud
 models are used on the future, and a random split lets near-duplicate bursts (card testing)
 leak from training into the holdout and overstate every metric. Rows whose label has not
-arrived yet are left out and counted.
+arrived yet are left out of the arrays and counted, but they are still history: the per-card
+window features (`features.windows`) of every row are computed over all rows of the snapshot,
+labelled or not, as the scorer's state sees every transaction, before rows are selected.
 
 Every way a snapshot can be unfit for training ends in a `TrainingDataError` with a stable
 `code` and a sentence that says what was found, before anything is trained or registered.
@@ -134,8 +136,8 @@ def build_dataset(
         )
     times = event_seconds(columns[features.event_time])[known]
     order = np.argsort(times, kind="mergesort")
-    subset = {c: np.asarray(columns[c])[known][order] for c in features.input_columns}
-    x = features.matrix(subset)
+    rows = np.flatnonzero(known)[order]  # labelled, oldest first; every row is history
+    x = features.matrix({c: columns[c] for c in features.input_columns}, rows=rows)
     y, times = y[known][order], times[order]
     cut = time_cut(times, config.holdout_fraction)
     hold = times >= cut
