@@ -1,45 +1,45 @@
-"""Ingestion benchmark (DataOps): a Kinesis batch through the stream handler, and a large CSV
-through the S3 path of the deployed stack.
-
-Prints figures, never asserts on them:
+"""Ingestion benchmark (DataOps): a Kinesis batch through the stream path, and a large CSV
+through the S3 path of the deployed stack. Prints figures, never asserts on them, and writes
+its rows to ``bench-results.json`` (``benchmarks.results``):
 
     .venv/bin/python -m benchmarks.ingestion [--stream-records 10000] [--repeat 3]
                                              [--s3-rows 1000000] [--skip-s3]
 
-1. Stream, in process: ``functions/ingest_stream/app.py`` handles one event of
-   ``--stream-records`` generated transactions (~1% bad: every rule kind, duplicates and
-   malformed JSON) with AWS in moto (data bucket and state table as the unit tests create
-   them). Each repetition gets a fresh state table, so claims and commit marks start empty
-   and nothing is skipped as a replay. Baselines in the same process, on the same records:
-   ``validate_records`` alone (the vectorized validation the handler calls), JSON decoding plus
-   validation, and one conditional ``put_item`` per valid record into moto (the claims the
-   handler makes). If the ledger refuses more than 99 Kinesis records in one commit, the event
-   is rebuilt as the same user records KPL-aggregated into at most 99 Kinesis records, and the
-   script says so. Medians of ``--repeat`` runs after one warm-up.
+1. Stream, one batch of ``--stream-records`` generated transactions (~1% bad: every rule kind,
+   duplicates and malformed JSON):
+   - in process, decode to committed outputs through ``ingestion.stream`` with every adapter in
+     memory (the aim: <= 500 ms for 10,000);
+   - the handler with AWS in moto, in a fresh process, its AWS calls counted per operation by a
+     botocore hook (``benchmarks/stream_in_moto.py``), and the calls' time on AWS modelled from
+     published latencies: records/s per shard (the aim: <= 20 calls, >= 1,000 records/s);
+   - the same for the baseline: the commit before the hardening (``BASELINE_REF``) extracted
+     from git and run the same way on the same event, so every ratio is from the same run.
 2. S3, end to end on LocalStack: its own LocalStack on a free port, the stack deployed, a CSV of
-   ``--s3-rows`` generated transactions (a few bad rows) uploaded with ``fraudops.ingest`` and
-   waited for until its manifest: wall time, rows/s, the manifest's timings, and the function's
-   REPORT line (duration, peak memory) from CloudWatch Logs. LocalStack is stopped at the end.
+   ``--s3-rows`` generated transactions (a few bad rows of each kind) uploaded with
+   ``fraudops.ingest`` and waited for until its manifest, with the dedupe index on. Baseline in
+   the same run: the same file's round trip through S3 alone (upload and download), the floor
+   any ingest pays. The function's REPORT line (duration, peak memory) from CloudWatch Logs.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import io
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from benchmarks import results as bench_results
+from benchmarks.results import row
 from benchmarks.stack import deployed_stack, parse_report
 from fraudops.generator import (
     BAD_KINDS,
@@ -47,52 +47,25 @@ from fraudops.generator import (
     inject_bad_rows,
     write_table,
 )
-from fraudops_shared.ingestion import kpl
 from fraudops_shared.runtime import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BUCKET = "bench-lake"
-TABLE_PREFIX = "fraudops-bench-registry"
-STREAM_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "DATA_BUCKET": BUCKET,
-    "POWERTOOLS_SERVICE_NAME": "ingest_stream",
-    "POWERTOOLS_METRICS_NAMESPACE": "FraudOpsBench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",  # the per-batch INFO line would flood the figures
-}
-MAX_KINESIS_RECORDS = settings.MAX_RECORDS_PER_COMMIT
-
-
-@contextlib.contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _median_time(fn: Callable[[int], Any], repeat: int) -> tuple[float, list[float], Any]:
-    """One warm-up call (index 0), then ``repeat`` timed calls (indexes 1..repeat)."""
-    result = fn(0)
-    times = []
-    for i in range(1, repeat + 1):
-        start = time.perf_counter()
-        result = fn(i)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
-
 
 # ----------------------------------------------------------------------------- stream
+
+# The commit before the hardening: "today's path" the stream figures are compared with.
+BASELINE_REF = "a9cffdf3b47e1f01850bb80326f72b91217e2a51"
+# Per-call latencies (ms) as published, low and high: DynamoDB "single-digit millisecond"
+# (a transaction's items are written twice, prepare and commit); S3 "small object latencies of
+# roughly 100-200 milliseconds" (S3 performance guidelines); Kinesis PutRecords tens of ms.
+LATENCY_MS: dict[str, tuple[float, float]] = {
+    "dynamodb": (3.5, 10.0),
+    "dynamodb.TransactWriteItems": (10.0, 25.0),
+    "s3": (100.0, 200.0),
+    "kinesis": (20.0, 50.0),
+}
+SHARD_RECORDS_PER_S = 1_000  # what one shard takes in: the rate to keep up with
 
 
 def stream_records(n: int, seed: int = 3) -> tuple[list[bytes], int]:
@@ -117,8 +90,8 @@ def stream_records(n: int, seed: int = 3) -> tuple[list[bytes], int]:
         return v.isoformat() if isinstance(v, datetime) else v
 
     out = []
-    for i, row in enumerate(rows):
-        data = json.dumps({k: plain(v) for k, v in row.items()}, separators=(",", ":")).encode()
+    for i, txn in enumerate(rows):
+        data = json.dumps({k: plain(v) for k, v in txn.items()}, separators=(",", ":")).encode()
         out.append(data[: len(data) // 2] if i in broken else data)
     return out, len(bad_rows)
 
@@ -148,241 +121,185 @@ def kinesis_event(payloads: list[tuple[str, bytes]]) -> dict[str, Any]:
     }
 
 
-def aggregated_event(records: list[bytes]) -> dict[str, Any]:
-    """The same user records KPL-aggregated into at most MAX_KINESIS_RECORDS Kinesis records."""
-    size = -(-len(records) // MAX_KINESIS_RECORDS)
-    chunks = [records[i : i + size] for i in range(0, len(records), size)]
-    return kinesis_event(
-        [
-            (f"card-{i}", kpl.aggregate((f"card-{i}", r) for r in chunk))
-            for i, chunk in enumerate(chunks)
-        ]
+def modelled_aws_s(calls: dict[str, int]) -> tuple[float, float]:
+    """The calls' time on AWS, low and high, one after another (the handlers do not overlap
+    calls), from the published latencies above."""
+    low = high = 0.0
+    for op, count in calls.items():
+        lo, hi = LATENCY_MS.get(op, LATENCY_MS[op.split(".")[0]])
+        low, high = low + count * lo / 1000, high + count * hi / 1000
+    return low, high
+
+
+def in_process_with_fakes(records: list[bytes], repeat: int) -> tuple[float, dict[str, Any]]:
+    """Decode to committed outputs through the use case itself, every adapter in memory (the
+    unit tests' fakes: Parquet really written, the commit log's rules really checked). Median
+    seconds and the last run's counts."""
+    from fraudops_shared.contracts import load_contract
+    from fraudops_shared.ingestion.records import KinesisRecord
+    from fraudops_shared.ingestion.scoring_feed import Feed
+    from fraudops_shared.ingestion.stream import StreamIngestion
+    from fraudops_shared.lake.zones import Zones
+    from tests.unit.fakes import (
+        Counters,
+        MemoryBucket,
+        MemoryCommitLog,
+        MemoryFileClaims,
+        MemoryKeyIndex,
+        MemoryRecordSink,
     )
 
+    spec = load_contract(settings.DEFAULT_STREAM_CONTRACT)
+    shard = "shardId-000000000000"
+    kinesis = [
+        KinesisRecord(shard, str(49_000_000_000_000_000_000 + i), f"card-{i % 500}", data)
+        for i, data in enumerate(records)
+    ]
+    counts: dict[str, Any] = {}
 
-def _decode(records: list[bytes]) -> list[Any]:
-    """JSON-decode as the handler does, leaving malformed records out."""
-    decoded = []
-    for r in records:
-        with contextlib.suppress(ValueError):
-            decoded.append(json.loads(r))
-    return decoded
+    def once(_: int) -> None:
+        counters = Counters()
+        log = MemoryCommitLog(counters, MemoryFileClaims(), {})
+        batch = StreamIngestion(
+            spec,
+            stream="bench",
+            store=MemoryBucket("lake"),
+            zones=Zones("lake"),
+            log=log,
+            index_store=MemoryKeyIndex(log),
+            feed=Feed(MemoryRecordSink(), spec),
+            now=datetime.now(UTC),
+            index_ttl_seconds=86_400,
+        )
+        for record in kinesis:
+            batch.add(record)
+        batch.finish()
+        counts.update(counters.of(spec.name, "kinesis"))
+
+    seconds, _, _ = _median_time(once, repeat)
+    return seconds, counts
 
 
-def _load_handler(folder: str) -> ModuleType:
-    """functions/<folder>/app.py under a unique module name (as tests/unit/unit_support does)."""
-    import importlib.util
-
-    path = ROOT / "functions" / folder / "app.py"
-    spec = importlib.util.spec_from_file_location(f"bench_handler_{folder}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class _Context:
-    function_name = "bench-ingest-stream"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-ingest-stream"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
+def _median_time(fn: Callable[[int], Any], repeat: int) -> tuple[float, list[float], Any]:
+    """One warm-up call (index 0), then ``repeat`` timed calls (indexes 1..repeat)."""
+    result = fn(0)
+    times = []
+    for i in range(1, repeat + 1):
+        start = time.perf_counter()
+        result = fn(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
 
 
-def _create_table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+def baseline_tree(dest: Path) -> Path | None:
+    """The baseline commit's layer and functions, extracted from git; None if the clone does
+    not hold it (a shallow clone): the figures are then printed without ratios."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", BASELINE_REF, "layers/shared/python", "functions"],
+        capture_output=True,
     )
+    if archive.returncode != 0:
+        print(f"  note: baseline {BASELINE_REF[:10]} not in this clone: no ratios")
+        return None
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
 
 
-class _MotoClock:
-    """Time spent inside moto (AWS emulation), per service, so the handler's own share shows.
-
-    moto's TransactWriteItems also deep-copies the whole table once per item of the transaction
-    (its rollback snapshot): O(100 x table size) per commit, which real DynamoDB does not cost
-    and which would make a 10,000-record batch take many minutes. The snapshot is skipped here
-    (no transaction in this benchmark fails, so nothing is rolled back)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def install(self) -> None:
-        import copy
-
-        import moto.dynamodb.models as ddb_models
-        from moto.core.botocore_stubber import BotocoreStubber
-        from moto.dynamodb.models.table import Table
-
-        def deepcopy(obj: Any, memo: Any = None) -> Any:
-            return obj if isinstance(obj, Table) else copy.deepcopy(obj, memo)
-
-        ddb_models.copy = SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
-        original, clock = BotocoreStubber.process_request, self
-
-        def timed(stubber: Any, request: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return original(stubber, request)
-            finally:
-                host = request.url.split("/")[2]
-                service = next((s for s in ("dynamodb", "kinesis", "s3") if s in host), "other")
-                clock.seconds[service] = clock.seconds.get(service, 0.0) + (
-                    time.perf_counter() - start
-                )
-
-        BotocoreStubber.process_request = timed  # type: ignore[method-assign,assignment]
-
-    def take(self) -> dict[str, float]:
-        out, self.seconds = self.seconds, {}
-        return out
+def in_moto(tree: Path, event_path: Path, repeat: int, pythonpath: Path | None) -> dict[str, Any]:
+    """``benchmarks/stream_in_moto.py`` for one tree, in a fresh process."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    done = subprocess.run(
+        [sys.executable, "-P", str(ROOT / "benchmarks" / "stream_in_moto.py"), str(tree),
+         str(event_path), str(repeat)],
+        capture_output=True, text=True, env=env, timeout=3600,
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout)[-2000:]}
+    out: dict[str, Any] = json.loads(lines[-1])
+    return out
 
 
-def bench_stream(n: int, repeat: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+def bench_stream(n: int, repeat: int) -> list[dict[str, Any]]:
     t0 = time.perf_counter()
     records, bad = stream_records(n)
     print(
         f"Stream: {n:,} generated transactions ({bad} bad) in {time.perf_counter() - t0:.1f} s, "
-        f"{sum(map(len, records)) / n:.0f} B/record; handler in process, AWS in moto "
-        f"(medians of {repeat} after a warm-up)"
+        f"{sum(map(len, records)) / n:.0f} B/record, medians of {repeat} after a warm-up"
     )
-    clock = _MotoClock()
-    with _env(STREAM_ENV):
-        import boto3
-        from moto import mock_aws
-
-        with mock_aws():
-            clock.install()
-            from fraudops_shared.aws import clients
-            from fraudops_shared.aws.dynamodb import DynamoTransactionClaims
-            from fraudops_shared.contracts import load_contract
-            from fraudops_shared.contracts.validation import validate_records
-
-            clients.reset()
-            dynamodb = boto3.client("dynamodb")
-            boto3.client("s3").create_bucket(Bucket=BUCKET)
-            # the curated rows' second stream
-            boto3.client("kinesis").create_stream(StreamName="bench-feed", ShardCount=1)
-            os.environ[settings.SCORING_FEED_ENV] = "bench-feed"
-            os.environ[settings.STREAM_CONTRACT_ENV] = settings.DEFAULT_STREAM_CONTRACT
-            app = _load_handler("ingest_stream")
-            spec = load_contract("transactions")
-
-            @contextlib.contextmanager
-            def fresh_table(tag: str) -> Iterator[str]:
-                name = f"{TABLE_PREFIX}-{tag}-{uuid.uuid4().hex[:8]}"
-                _create_table(dynamodb, name)
-                os.environ[settings.STATE_TABLE_ENV] = name
-                try:
-                    yield name
-                finally:
-                    dynamodb.delete_table(TableName=name)
-
-            def shape(event: dict[str, Any]) -> dict[str, Any]:
-                moto_s: list[float] = []
-                outcome: dict[str, Any] = {}
-
-                def call(i: int) -> None:
-                    with fresh_table(f"h{i}") as table:
-                        clock.take()
-                        with contextlib.redirect_stdout(io.StringIO()):  # EMF documents
-                            response = app.handler(event, _Context())
-                        if i:
-                            moto_s.append(sum(clock.take().values()))
-                        item = dynamodb.get_item(
-                            TableName=table,
-                            Key={
-                                "pk": {"S": "ACCOUNT#transactions#kinesis"},
-                                "sk": {"S": "COUNTS"},
-                            },
-                        )["Item"]
-                    outcome.update(
-                        curated=int(item["curated"]["N"]),
-                        quarantined=int(item["quarantined"]["N"]),
-                        failures=len(response.get("batchItemFailures", [])),
-                    )
-
-                total, runs, _ = _median_time(call, repeat)
-                return {"s": total, "runs": runs, "moto_s": statistics.median(moto_s), **outcome}
-
-            shapes: list[tuple[str, dict[str, Any]]] = []
-            plain = kinesis_event([(f"card-{i % 500}", r) for i, r in enumerate(records)])
-            groups = -(-len(plain["Records"]) // MAX_KINESIS_RECORDS)
-            try:
-                shapes.append(
-                    (f"{n:,} Kinesis records, {groups} commits", shape(plain)),
-                )
-            except ValueError as err:
-                if "at most" not in str(err):
-                    raise
-                print(f"  note: the handler refuses {n:,} Kinesis records in one event: {err}")
-            aggregated = aggregated_event(records)
-            shapes.append(
-                (
-                    f"{len(aggregated['Records'])} KPL aggregates of {n:,}, 1 commit",
-                    shape(aggregated),
-                )
-            )
-
-            decoded = _decode(records)
-            now = datetime.now(UTC)
-            validate_s, _, verdicts = _median_time(
-                lambda _: validate_records(spec, decoded, now=now), repeat
-            )
-            decode_s, _, _ = _median_time(
-                lambda _: validate_records(spec, _decode(records), now=now), repeat
-            )
-            valid_keys = [v.valid_row["transaction_id"] for v in verdicts if v.valid_row]
-
-            def claims(i: int) -> None:
-                with fresh_table(f"c{i}") as table:
-                    claim = DynamoTransactionClaims(dynamodb, table).claim
-                    for key in valid_keys:
-                        claim(f"TXN#transactions#{key}", f"shardId-000000000000:{key}")
-
-            claims_s, _, _ = _median_time(claims, repeat)
-
-    def line(label: str, seconds: float) -> None:
-        print(f"  {label:<50}{seconds:>9.3f}{n / seconds:>12,.0f}{seconds / validate_s:>9.1f}x")
-
-    print(f"  {'':<50}{'median s':>9}{'records/s':>12}{'vs valid.':>10}")
-    for label, res in shapes:
-        line(f"handler: {label}", res["s"])
-        line("  of which in moto (S3, DynamoDB, Kinesis)", res["moto_s"])
-        line("  rest: handler code and boto3 client side", res["s"] - res["moto_s"])
-    line("baseline: validate_records alone", validate_s)
-    line("json.loads + validate_records", decode_s)
-    line(f"{len(valid_keys):,} conditional put_item claims in moto", claims_s)
-    for label, res in shapes:
-        print(
-            f"  {label}: curated {res['curated']:,}, quarantined {res['quarantined']:,}, "
-            f"batchItemFailures {res['failures']}; runs "
-            + ", ".join(f"{t:.2f}" for t in res["runs"])
-            + " s"
+    fakes_s, fake_counts = in_process_with_fakes(records, repeat)
+    print(f"  in process, adapters in memory: {fakes_s * 1000:,.0f} ms, counts {fake_counts}")
+    event = kinesis_event([(f"card-{i % 500}", r) for i, r in enumerate(records)])
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        event_path = Path(tmp) / "event.json"
+        event_path.write_text(json.dumps(event))
+        new = in_moto(ROOT, event_path, repeat, None)
+        old_tree = baseline_tree(Path(tmp))
+        old: dict[str, Any] = (
+            in_moto(old_tree, event_path, repeat, old_tree / "layers/shared/python")
+            if old_tree
+            else {"error": "no baseline tree"}
         )
-    first = shapes[0][1]
-    print(
-        f"  ratio handler / validation alone: {first['s'] / validate_s:.1f}x "
-        f"({(first['s'] - first['moto_s']) / validate_s:.1f}x without the time in moto)"
-    )
-    results.update(
-        shapes={label: {k: v for k, v in res.items()} for label, res in shapes},
-        records=n,
-        bad=bad,
-        validate_s=validate_s,
-        decode_validate_s=decode_s,
-        claims_s=claims_s,
-        ratio=first["s"] / validate_s,
-    )
-    return results
+    runs: list[tuple[str, dict[str, Any]]] = [
+        ("this tree", new),
+        (f"baseline {BASELINE_REF[:10]}", old),
+    ]
+    for label, res in runs:
+        if "error" in res:
+            print(f"  handler in moto, {label}: failed: {res['error']}")
+            continue
+        calls = sum(res["calls"].values())
+        low, high = modelled_aws_s(res["calls"])
+        res.update(total_calls=calls, aws_low=low, aws_high=high)
+        own = res["median_s"] - res["moto_s"]
+        res["own_s"] = own
+        res["rate_low"] = n / (own + high)  # the slow end of AWS
+        res["rate_high"] = n / (own + low)
+        print(
+            f"  handler in moto, {label}: {res['median_s']:.2f} s ({res['moto_s']:.2f} s in "
+            f"moto, {own:.2f} s outside); curated {res['curated']:,}, quarantined "
+            f"{res['quarantined']:,}, batchItemFailures {res['failures']}"
+        )
+        print(
+            f"    {calls:,} AWS calls: "
+            + ", ".join(f"{op} {c:,}" for op, c in res["calls"].items())
+        )
+        print(
+            f"    modelled on AWS: {low:.2f}-{high:.2f} s of calls -> "
+            f"{res['rate_low']:,.0f}-{res['rate_high']:,.0f} records/s per shard "
+            f"(a shard takes in {SHARD_RECORDS_PER_S:,}/s)"
+        )
+    ok_old = "error" not in old
+    base: dict[str, Any] = old if ok_old else {}
+    rows = [
+        row("ingest.stream_10k.decode_to_commit_in_memory", fakes_s * 1000, "ms",
+            base["own_s"] * 1000 if ok_old else None),
+    ]  # fmt: skip
+    if "error" not in new:
+        rows += [
+            row("ingest.stream_10k.handler_in_moto", new["median_s"], "s", base.get("median_s")),
+            row("ingest.stream_10k.handler_outside_moto", new["own_s"], "s", base.get("own_s")),
+            row("ingest.stream_10k.aws_calls", new["total_calls"], "calls",
+                base.get("total_calls")),
+            row("ingest.stream_10k.modelled_aws_high", new["aws_high"], "s", base.get("aws_high")),
+            row("ingest.stream_10k.records_per_s_per_shard_low", new["rate_low"], "records/s",
+                base.get("rate_low"), higher_is_better=True),
+            row("ingest.stream_10k.records_per_s_per_shard_high", new["rate_high"], "records/s",
+                base.get("rate_high"), higher_is_better=True),
+        ]  # fmt: skip
+        rows += [
+            row(f"ingest.stream_10k.calls.{op}", count, "calls",
+                base.get("calls", {}).get(op, 0) if ok_old else None)
+            for op, count in new["calls"].items()
+        ]  # fmt: skip
+    if ok_old:
+        print(
+            f"  ratios against the baseline: {base['own_s'] / fakes_s:.1f}x in process, "
+            f"{base['total_calls'] / max(new.get('total_calls', 1), 1):.0f}x fewer AWS calls"
+        )
+    return rows
 
 
 # ----------------------------------------------------------------------------- S3 on LocalStack
@@ -403,7 +320,19 @@ def report_lines(logs: Any, function: str) -> list[str]:
     return [line for line in lines if line.startswith("REPORT")]
 
 
-def bench_s3(rows: int) -> dict[str, Any]:
+def s3_round_trip(s3: Any, bucket: str, path: Path) -> float:
+    """The file up to S3 and back down (the floor any ingest of it pays), seconds."""
+    key = f"bench/round-trip/{uuid.uuid4().hex}"
+    start = time.perf_counter()
+    s3.upload_file(str(path), bucket, key)
+    with tempfile.TemporaryDirectory(prefix="bench-rt-") as tmp:
+        s3.download_file(bucket, key, str(Path(tmp) / "copy"))
+    seconds = time.perf_counter() - start
+    s3.delete_object(Bucket=bucket, Key=key)
+    return seconds
+
+
+def bench_s3(rows: int) -> list[dict[str, Any]]:
     from fraudops import ingest, localstack
     from fraudops.clients import client
 
@@ -426,6 +355,8 @@ def bench_s3(rows: int) -> dict[str, Any]:
             f"{size / 1e6:,.1f} MB, {size / rows:.0f} B/row, {sum(expected.values())} bad rows"
         )
 
+        round_trip = s3_round_trip(client(layout, "s3"), outputs["DataBucketName"], path)
+        print(f"  baseline: the file up to S3 and back   {round_trip:8.1f} s")
         t = time.perf_counter()
         result = ingest.ingest_file(
             layout, path, "transactions", timeout=900, bucket=outputs["DataBucketName"]
@@ -483,7 +414,15 @@ def bench_s3(rows: int) -> dict[str, Any]:
             timings_ms=timings,
             counts=counts,
         )
-    return results
+    label = f"ingest.s3_csv_{rows:_}".replace("_000_000", "m").replace("_000", "k")
+    out = [
+        row(f"{label}.upload_to_manifest", wall, "s", round_trip),
+        row(f"{label}.rows_per_s", rows / wall, "rows/s", rows / round_trip, higher_is_better=True),
+    ]
+    if "report" in results:
+        peak = results["report"].get("max_memory_mb", 0)
+        out.append(row(f"{label}.function_peak_memory", peak, "MB"))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,10 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-s3", action="store_true", help="only the in-process stream part")
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"stream": bench_stream(args.stream_records, args.repeat)}
+    rows = bench_stream(args.stream_records, args.repeat)
+    bench_results.record(rows)
     if not args.skip_s3:
-        results["s3"] = bench_s3(args.s3_rows)
-    print(json.dumps(results, default=float), file=sys.stderr)
+        rows += bench_s3(args.s3_rows)
+        bench_results.record(rows)
+    print(f"{len(rows)} rows written to bench-results.json")
     return 0
 
 

@@ -13,8 +13,9 @@ from fraudops import deploy
 from fraudops.clients import client
 from fraudops.paths import Layout
 from fraudops_shared import contracts
+from fraudops_shared.aws.commit_log import DynamoCommitLog
 from fraudops_shared.aws.dynamodb import DynamoSnapshotCatalog
-from fraudops_shared.aws.s3 import S3Bucket
+from fraudops_shared.aws.s3 import S3Bucket, S3ObjectStore
 from fraudops_shared.lake import snapshot_store
 from fraudops_shared.lake.snapshots import SnapshotError
 
@@ -32,15 +33,16 @@ def create(layout: Layout, contract: str) -> dict[str, Any]:
     if not stack.get("deployed"):
         raise SnapshotError("the stack is not deployed (`fraudops deploy`)")
     outputs = stack["outputs"]
-    bucket = str(outputs["DataBucketName"])
-    catalog = DynamoSnapshotCatalog(client(layout, "dynamodb"), str(outputs["StateTableName"]))
+    bucket, table = str(outputs["DataBucketName"]), str(outputs["StateTableName"])
+    ddb, s3 = client(layout, "dynamodb"), client(layout, "s3")
     return snapshot_store.create_snapshot(
-        S3Bucket(client(layout, "s3"), bucket),
-        catalog,
-        catalog,
+        S3Bucket(s3, bucket),
+        DynamoCommitLog(ddb, table),
+        DynamoSnapshotCatalog(ddb, table),
         bucket=bucket,
         contract=contract,
         contract_version=version,
+        promoter=S3ObjectStore(s3, bucket),  # a commit its writer could not promote is finished
     )
 
 

@@ -41,6 +41,7 @@ LANDING_PREFIX: Final = shared.LANDING_PREFIX
 CURATED_PREFIX: Final = shared.CURATED_PREFIX
 QUARANTINE_PREFIX: Final = shared.QUARANTINE_PREFIX
 MANIFEST_PREFIX: Final = shared.MANIFEST_PREFIX
+STAGING_PREFIX: Final = shared.STAGING_PREFIX
 ACCESS_LOGS_PREFIX: Final = "data-bucket/"
 NONCURRENT_VERSION_EXPIRY_DAYS: Final = 30
 ACCESS_LOGS_EXPIRY_DAYS: Final = 90
@@ -49,11 +50,13 @@ INCOMPLETE_UPLOAD_EXPIRY_DAYS: Final = 1
 # --- stream ingestion -----------------------------------------------------------------------------
 STREAM_SHARD_COUNT: Final = 1
 STREAM_RETENTION_HOURS: Final = 24
-# At most 99: a batch's commit is one DynamoDB transaction of its record marks plus the counters
-# item, and a transaction holds at most 100 items.
-STREAM_BATCH_SIZE: Final = shared.MAX_RECORDS_PER_COMMIT
+# A batch is committed in one transaction whatever its size (a per-shard checkpoint, not a mark
+# per record): up to Lambda's maximum of 10,000 records (or 6 MB of payload), gathered for at
+# most the batching window, so a busy shard is read in few, large batches.
+STREAM_BATCH_SIZE: Final = shared.MAX_STREAM_BATCH
 STREAM_CONTRACT: Final = shared.DEFAULT_STREAM_CONTRACT  # what the transaction stream carries
 STREAM_MAX_BATCHING_WINDOW_SECONDS: Final = 1
+# The checkpoint needs a shard's records in order: one batch per shard at a time. Scale by shards.
 STREAM_RETRY_ATTEMPTS: Final = 3
 STREAM_MAX_RECORD_AGE_SECONDS: Final = 3600
 STREAM_PARALLELIZATION_FACTOR: Final = 1
@@ -63,7 +66,10 @@ STREAM_DLQ_RETENTION_DAYS: Final = 14
 # Written only by ingest_stream (curated rows, at least once), read by the scoring function. One
 # shard takes 1,000 records/s, far above the transaction stream's one shard of curated output;
 # 24 h retention (the free minimum) covers a scoring outage of a day.
-SCORING_FEED_SHARD_COUNT: Final = 1
+# Curated rows go on the feed KPL-aggregated (one PutRecords of ~1 MB aggregates per batch): a
+# shard's 1 MB/s write limit is the bound, ~2,500 transactions/s per shard at ~400 bytes each;
+# two shards leave room for a catch-up batch of 10,000 records every second.
+SCORING_FEED_SHARD_COUNT: Final = 2
 SCORING_FEED_RETENTION_HOURS: Final = 24
 
 # --- the state table: file and transaction claims, ledger, snapshots, model registry -------------
@@ -88,6 +94,8 @@ INGEST_BATCH_TIMEOUT_SECONDS: Final = 900
 INGEST_BATCH_EPHEMERAL_STORAGE_MB: Final = 2048
 INGEST_BATCH_ASYNC_RETRIES: Final = 2
 INGEST_BATCH_MAX_EVENT_AGE_SECONDS: Final = 3600
+INGEST_BATCH_ERRORS_THRESHOLD: Final = 0  # any failed invocation of the batch function alarms
+STAGING_EXPIRY_DAYS: Final = 2  # outputs of batches that never committed (lake.commits)
 INGEST_STREAM_MEMORY_MB: Final = 1024
 INGEST_STREAM_TIMEOUT_SECONDS: Final = 60
 
@@ -223,10 +231,13 @@ DASHBOARD_SUFFIX: Final = "ingestion"
 ALARM_REJECTION_RATE: Final = "rejection-rate"
 ALARM_FRESHNESS_LAG: Final = "freshness-lag"
 ALARM_DLQ_DEPTH: Final = "stream-dead-letters"
+ALARM_BATCH_ERRORS: Final = "batch-function-errors"
+ALARM_EXPIRED_RECORDS: Final = "stream-records-expired"
 ALARM_ITERATOR_AGE: Final = "stream-iterator-age"
 
 # --- training pipeline ---------------------------------------------------------------------------
-# Measured on the host executor with 285,000 generated transactions (22 features): prepare reads
+# Measured on the host executor with 285,000 generated transactions (22 features, before the 22
+# per-card window features of feature set 2 doubled them): prepare reads
 # the snapshot and builds the dataset in <1 s of compute (peak well under 1 GB); fitting the
 # boosted candidate takes ~12 s on one core (the logistic baseline ~1 s). Training gets 4 GB for
 # memory headroom and the vCPUs that come with it (Lambda: ~1 vCPU per 1,769 MB); AWS allows up
@@ -270,6 +281,7 @@ OUT_SCORING_FEED_NAME: Final = "ScoringFeedStreamName"
 OUT_SCORING_FEED_ARN: Final = "ScoringFeedStreamArn"
 OUT_DLQ_URL: Final = "StreamDLQUrl"
 OUT_DLQ_ARN: Final = "StreamDLQArn"
+OUT_BATCH_DLQ_URL: Final = "BatchDLQUrl"
 OUT_UNACCOUNTED_DLQ_URL: Final = "UnaccountedDLQUrl"
 OUT_DLQ_ACCOUNTING_FN: Final = "DeadLetterAccountingFunctionName"
 OUT_TABLE_NAME: Final = "StateTableName"

@@ -91,6 +91,10 @@ class FraudOpsStack(Stack):
             ),
             c.OUT_DLQ_URL: (self.ingestion.dlq.queue_url, "On-failure queue of stream ingestion"),
             c.OUT_DLQ_ARN: (self.ingestion.dlq.queue_arn, "On-failure queue of stream ingestion"),
+            c.OUT_BATCH_DLQ_URL: (
+                self.ingestion.batch_dlq.queue_url,
+                "On-failure queue of the batch function (files it gave up on)",
+            ),
             c.OUT_UNACCOUNTED_DLQ_URL: (
                 self.ingestion.unaccounted.queue_url,
                 "Dead-letter messages the accounting function could not handle",

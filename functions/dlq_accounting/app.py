@@ -1,7 +1,7 @@
-"""The stream's on-failure queue: the given-up records read back from the shard, kept in
-quarantine with the failure reason, and counted as dead-lettered
-(``fraudops_shared.ingestion.dead_letters``). A message that cannot be handled is reported in
-batchItemFailures and stays in the queue."""
+"""The on-failure queues of ingestion: a given-up stream batch is read back from its shard,
+kept and counted as dead-lettered (its expired records as expired_unrecoverable); a file the
+batch function gave up on is kept whole and counted (``fraudops_shared.ingestion.dead_letters``).
+A message that cannot be handled is reported in batchItemFailures and stays in its queue."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -21,8 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fraudops_shared.aws import wiring
 from fraudops_shared.contracts import load_contract
-from fraudops_shared.ingestion.dead_letters import account_dead_letters
-from fraudops_shared.lake.writer import ZoneWriter
+from fraudops_shared.ingestion import dead_files, dead_letters
+from fraudops_shared.ingestion.dedupe import ttl_seconds
 from fraudops_shared.lake.zones import zones_from_env
 from fraudops_shared.runtime import settings
 from fraudops_shared.runtime.observability import logger, metrics, tracer
@@ -31,19 +30,23 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    spec, zones = load_contract(settings.stream_contract()), zones_from_env()
-    summary = account_dead_letters(
-        json.loads(record.body),
-        contract_name=spec.name,
-        reader=wiring.shard_reader(),
-        ledger=wiring.stream_ledger(),
-        zones=ZoneWriter(wiring.object_store(zones.data_bucket), zones, spec),
-        now=datetime.now(UTC),
-    )
-    metrics.add_metric(
-        name="RecordsDeadLettered", unit=MetricUnit.Count, value=summary["dead_lettered"]
-    )
+def record_handler(record: SQSRecord) -> Any:
+    message, zones, now = json.loads(record.body), zones_from_env(), datetime.now(UTC)
+    store, log = wiring.object_store(zones.data_bucket), wiring.commit_log()
+    if dead_files.is_file_failure(message):
+        files = dead_files.account_dead_files(
+            message, claims=wiring.file_claims(), log=log, store=store, zones=zones,
+            owner=record.message_id, now=now, limits=settings.limits_from_env(),
+        )  # fmt: skip
+        logger.info("dead files accounted", extra={"files": files})
+        return files
+    spec = load_contract(settings.stream_contract())
+    summary = dead_letters.account_dead_letters(
+        message, contract=spec, reader=wiring.shard_reader(), log=log, store=store, zones=zones,
+        now=now, index_ttl_seconds=ttl_seconds(spec),
+    )  # fmt: skip
+    metrics.add_metric(name="RecordsDeadLettered", unit="Count", value=summary["dead_lettered"])
+    metrics.add_metric(name="RecordsExpired", unit="Count", value=summary["expired_unrecoverable"])
     logger.info("dead letters accounted", extra=summary)
     return summary
 

@@ -1,15 +1,17 @@
-"""Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function.
+"""Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function, and
+the dead-letter function that keeps and counts what either gave up on.
 
-What each function may do is exactly what fraudops_shared's adapters call (see StateTable for
-the table's key design):
-* ingest_batch: read landing/ objects (and their versions); write, and delete its own partial
-  outputs, under curated/, quarantine/, manifests/; state table: PutItem (claim a file), GetItem
-  (read a claim), UpdateItem (complete the claim + ADD the counters, in one transaction),
-  DeleteItem (release a failed claim).
-* ingest_stream: write under curated/, quarantine/, manifests/; state table: PutItem (claim a
-  transaction, commit marks), BatchGetItem (which records are committed), UpdateItem (ADD the
-  counters in the commit transaction); put records on the scoring feed (grant_write on that one
-  stream; no other function may write it).
+What each function may do is exactly what fraudops_shared's adapters call; state-table items
+are fenced by partition-key prefix (``grant_items``: DynamoDB's LeadingKeys; key design in
+infra/constructs/state.py):
+* ingest_batch: read landing/ (exact versions), curated/ (the dedupe index confirms a hit on the
+  first copy) and _staging/ (promotion copies from it); write curated/, quarantine/, manifests/,
+  _staging/; delete _staging/. Table: FILE# (claims), COMMIT#, COMMITTED#, KEYS# (index), ACCOUNT#.
+* ingest_stream: the same zones but landing/; table: CHECKPOINT#, SHARDLOG#, COMMIT#, COMMITTED#,
+  KEYS#, ACCOUNT#; write the scoring feed (no other function may).
+* dlq_accounting: read landing/ (a dead-lettered file is copied whole) and _staging/; write
+  quarantine/, manifests/, _staging/; delete _staging/; read the transaction stream (records are
+  read back); table: FILE#, SHARDLOG#, COMMIT#, COMMITTED#, ACCOUNT#.
 TransactWriteItems has no IAM action of its own: each item needs its action (Put/Update).
 """
 
@@ -22,6 +24,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -31,17 +34,42 @@ from constructs import Construct
 from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.state import grant_items
 from infra.constructs.storage import DataLake
 from infra.nag import acknowledge
 from infra.stage import StageConfig
 
-BATCH_TABLE_ACTIONS = (
-    "dynamodb:PutItem",
+# The items each function touches (partition-key prefixes) and how.
+ITEM_ACTIONS = (
     "dynamodb:GetItem",
+    "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:Query",
 )
-STREAM_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+BATCH_KEYS = (
+    settings.PK_FILE,
+    settings.PK_COMMIT,
+    settings.PK_COMMITTED,
+    settings.PK_KEYS,
+    settings.PK_ACCOUNT,
+)
+STREAM_KEYS = (
+    settings.PK_CHECKPOINT,
+    settings.PK_SHARDLOG,
+    settings.PK_COMMIT,
+    settings.PK_COMMITTED,
+    settings.PK_KEYS,
+    settings.PK_ACCOUNT,
+)
+DEAD_LETTER_KEYS = (
+    settings.PK_FILE,
+    settings.PK_SHARDLOG,
+    settings.PK_COMMIT,
+    settings.PK_COMMITTED,
+    settings.PK_ACCOUNT,
+)
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
 
@@ -92,7 +120,48 @@ class Ingestion(Construct):
             # the zones (fraudops_shared.lake.zones.zones_from_env)
             **{env: getattr(lake, attr) for attr, env in settings.PREFIX_ENVS.items()},
         }
-        outputs = (lake.curated_prefix, lake.quarantine_prefix, lake.manifest_prefix)
+        outputs = (
+            lake.curated_prefix,
+            lake.quarantine_prefix,
+            lake.manifest_prefix,
+            lake.staging_prefix,
+        )
+        first_copies = (lake.curated_prefix, lake.staging_prefix)
+
+        # Failure records carry only pointers (a shard range, an S3 event), no payload:
+        # SQS-managed SSE is enough, and no key grant is needed to read them. Messages the
+        # accounting function cannot handle move on to the "unaccounted" queue (alarmed).
+        self.unaccounted = sqs.Queue(
+            self,
+            "UnaccountedDLQ",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
+            removal_policy=stage.removal_policy,
+        )
+        acknowledge(
+            self.unaccounted,
+            "SQS3",
+            "This queue is the end of the dead-letter chain: dead-letter messages the accounting "
+            "function failed on. A DLQ behind it would only move the same pointers again.",
+        )
+
+        def failure_queue(cid: str) -> sqs.Queue:
+            return sqs.Queue(
+                self,
+                cid,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
+                visibility_timeout=Duration.seconds(6 * c.DLQ_ACCOUNTING_TIMEOUT_SECONDS),
+                dead_letter_queue=sqs.DeadLetterQueue(
+                    queue=self.unaccounted, max_receive_count=c.DLQ_ACCOUNTING_MAX_RECEIVES
+                ),
+                removal_policy=stage.removal_policy,
+            )
+
+        self.dlq = failure_queue("StreamDLQ")
+        self.batch_dlq = failure_queue("BatchDLQ")
 
         # --- batch: S3 landing zone ------------------------------------------------------------
         self.batch = PythonFunction(
@@ -111,11 +180,14 @@ class Ingestion(Construct):
         self.batch.function.configure_async_invoke(
             retry_attempts=c.INGEST_BATCH_ASYNC_RETRIES,
             max_event_age=Duration.seconds(c.INGEST_BATCH_MAX_EVENT_AGE_SECONDS),
+            on_failure=destinations.SqsDestination(self.batch_dlq),
         )
-        table.grant(self.batch.function, *BATCH_TABLE_ACTIONS)
-        grant_objects(self.batch, lake.bucket, READ_OBJECT_ACTIONS, [lake.landing_prefix])
+        grant_items(self.batch, table, (*ITEM_ACTIONS, "dynamodb:DeleteItem"), BATCH_KEYS)
+        grant_objects(
+            self.batch, lake.bucket, READ_OBJECT_ACTIONS, [lake.landing_prefix, *first_copies]
+        )
         grant_objects(self.batch, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
-        grant_objects(self.batch, lake.bucket, ["s3:DeleteObject"], outputs)
+        grant_objects(self.batch, lake.bucket, ["s3:DeleteObject"], [lake.staging_prefix])
         lake.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.LambdaDestination(self.batch.function),
@@ -132,35 +204,6 @@ class Ingestion(Construct):
             # aws/kinesis key: cdk-nag KDS3 warns that a customer key's cost grows with every
             # producer and consumer; nothing here needs key-policy control yet.
             encryption=kinesis.StreamEncryption.MANAGED,
-            removal_policy=stage.removal_policy,
-        )
-        # Failure records carry only shard/sequence pointers, no payload: SQS-managed SSE is
-        # enough, and no key grant is needed to read them. Messages the accounting function
-        # cannot handle move on to the "unaccounted" queue (the one the alarm watches).
-        self.unaccounted = sqs.Queue(
-            self,
-            "UnaccountedDLQ",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
-            removal_policy=stage.removal_policy,
-        )
-        acknowledge(
-            self.unaccounted,
-            "SQS3",
-            "This queue is the end of the dead-letter chain: dead-letter messages the accounting "
-            "function failed on. A DLQ behind it would only move the same pointers again.",
-        )
-        self.dlq = sqs.Queue(
-            self,
-            "StreamDLQ",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(c.STREAM_DLQ_RETENTION_DAYS),
-            visibility_timeout=Duration.seconds(6 * c.DLQ_ACCOUNTING_TIMEOUT_SECONDS),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.unaccounted, max_receive_count=c.DLQ_ACCOUNTING_MAX_RECEIVES
-            ),
             removal_policy=stage.removal_policy,
         )
         # Validated transactions for real-time scoring; same encryption choice as the source.
@@ -185,9 +228,11 @@ class Ingestion(Construct):
             stage=stage,
             environment={**common_env, settings.SCORING_FEED_ENV: self.scoring_feed.stream_name},
         )
-        table.grant(self.stream_fn.function, *STREAM_TABLE_ACTIONS)
+        grant_items(self.stream_fn, table, ITEM_ACTIONS, STREAM_KEYS)
         self.scoring_feed.grant_write(self.stream_fn.function)
+        grant_objects(self.stream_fn, lake.bucket, READ_OBJECT_ACTIONS, first_copies)
         grant_objects(self.stream_fn, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
+        grant_objects(self.stream_fn, lake.bucket, ["s3:DeleteObject"], [lake.staging_prefix])
         self.stream_fn.function.add_event_source(
             sources.KinesisEventSource(
                 self.stream,
@@ -215,14 +260,24 @@ class Ingestion(Construct):
             stage=stage,
             environment=common_env,
         )
-        table.grant(self.dead_letters.function, *STREAM_TABLE_ACTIONS)
-        self.stream.grant_read(self.dead_letters.function)
-        dlq_outputs = (lake.quarantine_prefix, lake.manifest_prefix)
-        grant_objects(self.dead_letters, lake.bucket, WRITE_OBJECT_ACTIONS, dlq_outputs)
-        self.dead_letters.function.add_event_source(
-            sources.SqsEventSource(
-                self.dlq,
-                batch_size=c.DLQ_ACCOUNTING_BATCH_SIZE,
-                report_batch_item_failures=True,
-            )
+        grant_items(
+            self.dead_letters, table, (*ITEM_ACTIONS, "dynamodb:DeleteItem"), DEAD_LETTER_KEYS
         )
+        self.stream.grant_read(self.dead_letters.function)
+        dlq_outputs = (lake.quarantine_prefix, lake.manifest_prefix, lake.staging_prefix)
+        grant_objects(
+            self.dead_letters,
+            lake.bucket,
+            READ_OBJECT_ACTIONS,
+            [lake.landing_prefix, lake.staging_prefix],
+        )
+        grant_objects(self.dead_letters, lake.bucket, WRITE_OBJECT_ACTIONS, dlq_outputs)
+        grant_objects(self.dead_letters, lake.bucket, ["s3:DeleteObject"], [lake.staging_prefix])
+        for queue in (self.dlq, self.batch_dlq):
+            self.dead_letters.function.add_event_source(
+                sources.SqsEventSource(
+                    queue,
+                    batch_size=c.DLQ_ACCOUNTING_BATCH_SIZE,
+                    report_batch_item_failures=True,
+                )
+            )

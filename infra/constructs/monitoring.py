@@ -192,6 +192,30 @@ class Monitoring(Construct):
             c.DLQ_DEPTH_THRESHOLD,
             1,
         )
+        add(
+            c.ALARM_BATCH_ERRORS,
+            ingestion.batch.function.metric_errors(
+                statistic="Sum", period=Duration.seconds(c.ALARM_PERIOD_SECONDS)
+            ),
+            "A landed file failed the batch function (an error, a timeout): Lambda retries it, "
+            "then hands it to the batch on-failure queue, where it is kept and counted.",
+            c.INGEST_BATCH_ERRORS_THRESHOLD,
+            1,
+        )
+        add(
+            c.ALARM_EXPIRED_RECORDS,
+            cw.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name="RecordsExpired",
+                dimensions_map={c.METRIC_DIM_SERVICE: c.FN_DLQ_ACCOUNTING},
+                statistic="Sum",
+                period=Duration.seconds(c.ALARM_PERIOD_SECONDS),
+            ),
+            "Records of a given-up stream batch had expired from the shard before they could be "
+            "read back: counted as expired_unrecoverable, their content is lost.",
+            0,
+            1,
+        )
         iterator_age = ingestion.stream_fn.function.metric(
             "IteratorAge",
             statistic="Maximum",

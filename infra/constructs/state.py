@@ -1,17 +1,19 @@
 """The state table: everything the pipeline must remember between invocations, in one table.
 
-Single-table key design (`pk` / `sk`, both strings). Each item kind has its own `pk` prefix, so
-kinds never collide and a `dynamodb:LeadingKeys` condition can fence each function in:
+Single-table key design (`pk` / `sk`, both strings). Each item kind has its own `pk` prefix
+(`fraudops_shared.runtime.settings.PK_*`), so kinds never collide and every function's policy
+names the prefixes it may touch (`grant_items`: a `dynamodb:LeadingKeys` condition):
 
-* file claim — `FILE#<sha256>` / `CLAIM#<contract>`, ingest_batch: PutItem (conditional claim),
-  GetItem (read a claim), UpdateItem (complete it, in the transaction that adds the counters),
-  DeleteItem (release a failed claim);
-* transaction claim — `TXN#<contract>#<unique key>` / `CLAIM`, ingest_stream: PutItem, first
-  writer wins (a second delivery is quarantined as a duplicate);
-* commit mark — `SEQ#<shard>:<sequence>` / `COMMITTED`, ingest_stream and the dead-letter path:
-  PutItem in the commit transaction, BatchGetItem to skip committed records; TTL `expires_at`
-  (8 days, longer than the stream can re-deliver), except the first mark of each commit group,
-  which snapshots use to tell a committed manifest from an orphan;
+* file claim — `FILE#<sha256>` / `CLAIM#<contract>`, ingest_batch and the dead-letter path:
+  PutItem (conditional claim), GetItem, DeleteItem (release), UpdateItem (completed by the commit);
+* commit — `COMMIT#<id>` / `COMMIT` (what a commit staged, its manifest, promoted or not),
+  `COMMITTED#<contract>` / `<manifest key>` (what snapshots list), `CHECKPOINT#<stream>#<shard>`
+  / `CHECKPOINT` (a shard's last committed sequence number), `SHARDLOG#<stream>#<shard>` /
+  `<first sequence>` (each stream commit's range, TTL 8 days): all written in the commit's one
+  transaction (fraudops_shared.aws.commit_log);
+* dedupe index — `KEYS#<contract>#<event day>` / `HEAD` (a version every commit of the day
+  bumps) and `P#<page id>` (sorted 64-bit key hashes of one commit); TTL: the contract's maximum
+  event age plus a margin;
 * snapshot — `SNAPSHOT#<contract>` / `<created_at>#<snapshot_id>`, written by `fraudops snapshot`;
 * accounting — `ACCOUNT#<contract>#<source>` / `COUNTS`, both ingestion paths: UpdateItem `ADD`
   only, inside the same transaction that commits the outputs;
@@ -19,10 +21,11 @@ kinds never collide and a `dynamodb:LeadingKeys` condition can fence each functi
   `TRAINRUN#<contract>` / `<run id>` (fraudops_shared.aws.model_registry).
 
 Accounting: `source` is `s3` (batch) or `kinesis` (stream); counters are numbers, created by the
-first `ADD`: `in_records`, `curated`, `quarantined`, `dead_lettered`. Invariant, per item:
-`in_records == curated + quarantined + dead_lettered`. Counters only ever change inside the
-transaction that also marks their inputs done (file claim completed, Kinesis records marked
-committed), so a retry cannot count twice; reading them all is one Scan of `ACCOUNT#` items
+first `ADD`: `in_records`, `curated`, `quarantined`, `dead_lettered`, `expired_unrecoverable`.
+Invariant, per item: `in_records == curated + quarantined + dead_lettered + expired_unrecoverable`.
+Counters only ever change inside the transaction that also marks their inputs done (file claim
+completed, a shard's checkpoint moved, a dead-letter commit recorded), so a retry cannot count
+twice; reading them all is one Scan of `ACCOUNT#` items
 (`fraudops status`), or a GetItem per contract and source. Why one table: the counters move in
 the same transaction as the claims and commit marks; a transaction could span two tables, but
 one table keeps grants, backups (PITR) and the key scheme in one place, and the items are few
@@ -32,11 +35,34 @@ file, far below that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import constants as c
 from infra.stage import StageConfig
+
+
+def grant_items(
+    grantee: Any, table: dynamodb.ITable, actions: Sequence[str], leading_keys: Sequence[str]
+) -> None:
+    """Item actions on the state table, fenced to the items whose partition key starts with one
+    of ``leading_keys`` (DynamoDB's LeadingKeys condition): a function cannot touch another
+    kind's items, the champion pointer included. Transactions need each item's own action."""
+    grantee.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=list(actions),
+            resources=[table.table_arn],
+            conditions={
+                "ForAllValues:StringLike": {
+                    "dynamodb:LeadingKeys": [f"{prefix}*" for prefix in leading_keys]
+                }
+            },
+        )
+    )
 
 
 class StateTable(Construct):

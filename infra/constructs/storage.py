@@ -62,7 +62,13 @@ class DataLake(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(
                         c.INCOMPLETE_UPLOAD_EXPIRY_DAYS
                     ),
-                )
+                ),
+                # outputs of batches that never committed (a committed batch moves its own out)
+                s3.LifecycleRule(
+                    prefix=c.STAGING_PREFIX,
+                    expiration=Duration.days(c.STAGING_EXPIRY_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
             ],
             removal_policy=stage.removal_policy,
         )
@@ -70,3 +76,4 @@ class DataLake(Construct):
         self.curated_prefix = c.CURATED_PREFIX
         self.quarantine_prefix = c.QUARANTINE_PREFIX
         self.manifest_prefix = c.MANIFEST_PREFIX
+        self.staging_prefix = c.STAGING_PREFIX

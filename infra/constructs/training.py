@@ -28,6 +28,7 @@ from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.constructs.ingestion import READ_OBJECT_ACTIONS, WRITE_OBJECT_ACTIONS, grant_objects
 from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.state import grant_items
 from infra.constructs.state_machines import logged_state_machine
 from infra.constructs.storage import DataLake
 from infra.nag import acknowledge
@@ -87,7 +88,7 @@ class Training(Construct):
             extra_layer=layers.data,
             ephemeral_storage_mb=c.TRAINING_PREPARE_EPHEMERAL_STORAGE_MB,
         )
-        table.grant(self.prepare.function, "dynamodb:Query")
+        grant_items(self.prepare, table, ["dynamodb:Query"], [settings.PK_SNAPSHOT])
         grant_objects(
             self.prepare,
             lake.bucket,
@@ -116,7 +117,7 @@ class Training(Construct):
             c.TRAINING_EVALUATE_TIMEOUT_SECONDS,
             extra_layer=layers.onnx,
         )
-        table.grant(self.evaluate.function, "dynamodb:GetItem")
+        grant_items(self.evaluate, table, ["dynamodb:GetItem"], [settings.PK_MODEL])
         grant_objects(self.evaluate, lake.bucket, READ_OBJECT_ACTIONS, training)
         grant_objects(self.evaluate, lake.bucket, WRITE_OBJECT_ACTIONS, training)
 
@@ -127,8 +128,11 @@ class Training(Construct):
             c.TRAINING_REGISTER_MEMORY_MB,
             c.TRAINING_REGISTER_TIMEOUT_SECONDS,
         )
-        table.grant(
-            self.register.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        grant_items(
+            self.register,
+            table,
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            [settings.PK_MODEL, settings.PK_TRAINRUN],
         )
         grant_objects(self.register, lake.bucket, READ_OBJECT_ACTIONS, training)
 

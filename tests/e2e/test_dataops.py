@@ -20,23 +20,7 @@ from fraudops import deploy, generator, ingest
 from fraudops.clients import poll
 from fraudops.paths import Layout
 from fraudops_shared.ingestion import kpl
-
-CONTRACT = "transactions"
-
-
-def accounts(layout: Layout, outputs: dict[str, str], source: str) -> dict[str, int]:
-    counts = deploy.ingestion_accounts(layout, outputs["StateTableName"])
-    return dict(counts.get(CONTRACT, {}).get(source, {}))
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    names = ("in_records", "curated", "quarantined", "dead_lettered")
-    return {k: after.get(k, 0) - before.get(k, 0) for k in names}
-
-
-def transactions(n: int, seed: int) -> Any:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
-    return generator.generate_transactions(n, seed=seed, start=start, days=2)
+from tests.e2e.ledger import CONTRACT, accounts, delta, transactions
 
 
 def s3_text(aws: Any, bucket: str, key: str) -> str:
@@ -88,6 +72,7 @@ def test_a_file_is_validated_curated_quarantined_and_accounted(
         "curated": 400 - rejected,
         "quarantined": rejected,
         "dead_lettered": 0,
+        "expired_unrecoverable": 0,
     }
 
 
@@ -170,7 +155,10 @@ def test_a_stream_mix_is_accounted_exactly(
         what="stream accounting",
     )
     # Then every record is counted once: 25 curated, 3 invalid + 2 duplicates quarantined
-    assert counts == {"in_records": sent, "curated": 25, "quarantined": 5, "dead_lettered": 0}
+    assert counts == {
+        "in_records": sent, "curated": 25, "quarantined": 5, "dead_lettered": 0,
+        "expired_unrecoverable": 0,
+    }  # fmt: skip
 
 
 def test_records_of_an_outage_are_dead_lettered_kept_and_counted(
@@ -203,7 +191,10 @@ def test_records_of_an_outage_are_dead_lettered_kept_and_counted(
     finally:
         lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
         lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
-    assert counts == {"in_records": 4, "curated": 0, "quarantined": 0, "dead_lettered": 4}
+    assert counts == {
+        "in_records": 4, "curated": 0, "quarantined": 0, "dead_lettered": 4,
+        "expired_unrecoverable": 0,
+    }  # fmt: skip
     # And the records themselves are kept in quarantine with the reason
     bucket = outputs["DataBucketName"]
     keys = [
@@ -216,6 +207,24 @@ def test_records_of_an_outage_are_dead_lettered_kept_and_counted(
     ids = {json.loads(r["record"])["transaction_id"] for r in kept}
     assert {r["transaction_id"] for r in rows} <= ids
     assert all("gave up" in r["reasons"][0] for r in kept)
+    # When the producer re-sends them after the outage, Then they are curated: nothing of the
+    # failed batches (claims, keys) outlived them
+    resent = accounts(ls_layout, outputs, "kinesis")
+    aws("kinesis").put_records(
+        StreamName=outputs["TransactionStreamName"],
+        Records=[{"Data": _record(r), "PartitionKey": "card"} for r in rows],
+    )
+    counts = poll(
+        lambda: (
+            (d := delta(accounts(ls_layout, outputs, "kinesis"), resent))["in_records"] >= 4 and d
+        ),
+        timeout=90,
+        what="re-sent records accounted",
+    )
+    assert counts == {
+        "in_records": 4, "curated": 4, "quarantined": 0, "dead_lettered": 0,
+        "expired_unrecoverable": 0,
+    }  # fmt: skip
 
 
 def test_status_reports_balanced_accounts(ls_layout: Layout, outputs: dict[str, str]) -> None:

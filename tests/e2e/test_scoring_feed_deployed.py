@@ -14,6 +14,7 @@ from typing import Any
 
 from fraudops import generator
 from fraudops.paths import Layout
+from fraudops_shared.ingestion import kpl
 
 POLL_SECONDS = 120
 
@@ -23,7 +24,8 @@ def _record(row: dict[str, Any]) -> bytes:
 
 
 def read_feed(kinesis: Any, stream: str, want: set[str], timeout: float) -> list[dict[str, Any]]:
-    """Every record on the feed from TRIM_HORIZON, polling until the wanted transaction ids have
+    """Every user record on the feed (de-aggregated: the feed is KPL-aggregated by card slot)
+    from TRIM_HORIZON, polling until the wanted transaction ids have
     all arrived (then one more pass, so late duplicates would be seen) or ``timeout`` passes."""
     shards = kinesis.list_shards(StreamName=stream)["Shards"]
     iterators = {
@@ -40,7 +42,11 @@ def read_feed(kinesis: Any, stream: str, want: set[str], timeout: float) -> list
                 continue
             page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
             iterators[shard] = page.get("NextShardIterator")
-            seen += [json.loads(r["Data"]) | {"_key": r["PartitionKey"]} for r in page["Records"]]
+            seen += [
+                json.loads(data) | {"_key": key}
+                for r in page["Records"]
+                for key, data in kpl.deaggregate(r["Data"], r["PartitionKey"])
+            ]
         if want <= {r.get("transaction_id") for r in seen}:
             if settled:
                 break

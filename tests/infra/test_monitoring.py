@@ -38,7 +38,7 @@ def test_alarm_set_is_per_source_and_contract_plus_the_stream_ones(template: Tem
         for kind in (c.ALARM_REJECTION_RATE, c.ALARM_FRESHNESS_LAG)
         for source in ("batch", "stream")
         for contract in c.MONITORED_CONTRACTS
-    } | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE}
+    } | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS, c.ALARM_EXPIRED_RECORDS}
     assert names == expected
 
 

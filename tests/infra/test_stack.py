@@ -169,7 +169,12 @@ def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_s
 def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
     # Given the two dead-letter queues and the model-events queue
     queues = resources(template, "AWS::SQS::Queue")
-    kinds = ("IngestionStreamDLQ", "IngestionUnaccountedDLQ", "TrainingModelEvents")
+    kinds = (
+        "IngestionStreamDLQ",
+        "IngestionBatchDLQ",
+        "IngestionUnaccountedDLQ",
+        "TrainingModelEvents",
+    )
     assert sorted(k[:-8] for k in queues) == sorted(kinds)  # less the 8-character hash
     [events_queue] = [k for k in queues if k.startswith("TrainingModelEvents")]
     # Then each is SSE-SQS encrypted
@@ -311,9 +316,11 @@ def test_ingestion_functions_know_the_zones(template: Template) -> None:
         assert env[settings.PREFIX_ENVS["manifest_prefix"]] == c.MANIFEST_PREFIX
 
 
-def test_stream_batch_fits_one_ledger_transaction() -> None:
-    # A batch's commit is one DynamoDB transaction: its record marks plus the counters item
-    assert c.STREAM_BATCH_SIZE <= settings.MAX_RECORDS_PER_COMMIT
+def test_stream_batches_are_as_large_as_lambda_allows_and_in_shard_order() -> None:
+    # A batch is one commit whatever its size (a shard checkpoint): up to Lambda's 10,000; the
+    # checkpoint needs one batch per shard at a time
+    assert c.STREAM_BATCH_SIZE == settings.MAX_STREAM_BATCH == 10_000
+    assert c.STREAM_PARALLELIZATION_FACTOR == 1
 
 
 def test_no_node_custom_resources(template: Template) -> None:
@@ -355,6 +362,15 @@ def _actions(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
     return {a for s in statements for a in _as_list(s["Action"]) if a.startswith(prefix)}
 
 
+def _leading_keys(statements: list[dict[str, Any]]) -> set[str]:
+    """The partition-key patterns a role's DynamoDB grants are fenced to."""
+    out: set[str] = set()
+    for s in statements:
+        cond = (s.get("Condition") or {}).get("ForAllValues:StringLike") or {}
+        out |= set(_as_list(cond.get("dynamodb:LeadingKeys", [])))
+    return out
+
+
 def _object_resources(statements: list[dict[str, Any]], action: str) -> set[str]:
     """The key patterns (after the bucket ARN) an S3 object action is granted on."""
     out: set[str] = set()
@@ -374,15 +390,21 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
 
     batch = policy("IngestionIngestBatch")
     stream = policy("IngestionIngestStream")
+    dead = policy("IngestionDeadLetterAccounting")
     training_machine = policy("TrainingStateMachine")
-    # Then the batch function: the registry calls of its adapters, nothing else of DynamoDB
-    assert _actions(batch, "dynamodb:") == {
-        "dynamodb:PutItem",
+    items = {
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
     }
-    # And it reads landing/ only, writes and cleans up only its output zones
+    # Then the batch function: its adapters' item calls, on its kinds of items only
+    assert _actions(batch, "dynamodb:") == items | {"dynamodb:DeleteItem"}
+    assert _leading_keys(batch) == {"FILE#*", "COMMIT#*", "COMMITTED#*", "KEYS#*", "ACCOUNT#*"}
+    # And it reads landing/ (and the first copies and staged objects of its own commits),
+    # writes its output zones, and deletes only staged objects
     assert _actions(batch, "s3:") == {
         "s3:GetObject",
         "s3:GetObjectVersion",
@@ -390,21 +412,53 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
         "s3:AbortMultipartUpload",
         "s3:DeleteObject",
     }
-    outputs = {"/" + p + "*" for p in (c.CURATED_PREFIX, c.QUARANTINE_PREFIX, c.MANIFEST_PREFIX)}
-    assert _object_resources(batch, "s3:GetObject") == {"/" + c.LANDING_PREFIX + "*"}
+    zones = (c.CURATED_PREFIX, c.QUARANTINE_PREFIX, c.MANIFEST_PREFIX, c.STAGING_PREFIX)
+    outputs = {"/" + p + "*" for p in zones}
+    first_copies = {"/" + c.CURATED_PREFIX + "*", "/" + c.STAGING_PREFIX + "*"}
+    assert _object_resources(batch, "s3:GetObject") == {"/" + c.LANDING_PREFIX + "*"} | first_copies
     assert _object_resources(batch, "s3:PutObject") == outputs
-    assert _object_resources(batch, "s3:DeleteObject") == outputs
-    assert {a.split(":")[0] for a in _actions(batch)} == {"dynamodb", "s3"}
-    # And the stream function: claims, commit marks, counters; writes outputs; its ESM's needs
-    assert _actions(stream, "dynamodb:") == {
-        "dynamodb:PutItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:UpdateItem",
+    assert _object_resources(batch, "s3:DeleteObject") == {"/" + c.STAGING_PREFIX + "*"}
+    # And its only other right: sending a failed event to its dead-letter queue
+    assert {a.split(":")[0] for a in _actions(batch)} == {"dynamodb", "s3", "sqs"}
+    assert _actions(batch, "sqs:") == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }  # fmt: skip (CDK's grantSendMessages)
+    # And the stream function: checkpoints, commits, the index, counters; its ESM's needs
+    assert _actions(stream, "dynamodb:") == items
+    assert _leading_keys(stream) == {
+        "CHECKPOINT#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "KEYS#*", "ACCOUNT#*"
+    }  # fmt: skip
+    assert _actions(stream, "s3:") == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
     }
-    assert _actions(stream, "s3:") == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert _object_resources(stream, "s3:GetObject") == first_copies
     assert _object_resources(stream, "s3:PutObject") == outputs
     assert "sqs:SendMessage" in _actions(stream)
     assert {a.split(":")[0] for a in _actions(stream)} == {"dynamodb", "sqs", "kinesis", "s3"}
+    # And the dead-letter function: no index, no checkpoint, no model
+    assert _leading_keys(dead) == {"FILE#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "ACCOUNT#*"}
+    # And no function may touch another's items: every DynamoDB grant is fenced by key prefix
+    for lid, statements in by_policy.items():
+        for s in statements:
+            if _actions([s], "dynamodb:") and not lid.startswith("Ingestion") | lid.startswith(
+                "Training"
+            ):
+                continue
+            if _actions([s], "dynamodb:"):
+                assert "dynamodb:LeadingKeys" in str(s.get("Condition")), lid
+    # And only the model registry's writer may write MODEL# items (the champion pointer)
+    writers = [
+        lid
+        for lid, st in by_policy.items()
+        if "MODEL#*" in _leading_keys(st) and _actions(st, "dynamodb:") & {"dynamodb:PutItem"}
+    ]
+    assert len(writers) == 1 and writers[0].startswith("TrainingRegister"), writers
     # And the training functions exactly what their steps call (the Training construct's
     # docstring): registry actions, and object actions with the key patterns of each
     table_arn = {"Fn::GetAtt": [_only(template, "AWS::DynamoDB::Table")[0], "Arn"]}
@@ -444,9 +498,17 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
                 assert s["Resource"] == table_arn, prefix
             if _actions([s], "s3:"):
                 assert all(r["Fn::Join"][1][0] == data_bucket_arn for r in _as_list(s["Resource"]))
-    # And no Scan anywhere; Query only for prepare's latest snapshot (counters are read by key)
-    queriers = [k for k, v in by_policy.items() if "dynamodb:Query" in _actions(v)]
-    assert len(queriers) == 1 and queriers[0].startswith("TrainingPrepare"), queriers
+    # And no Scan anywhere; Query for prepare's latest snapshot and ingestion's index pages,
+    # shard logs and committed manifests (counters are read by key)
+    queriers = sorted(
+        k.split("Role")[0] for k, v in by_policy.items() if "dynamodb:Query" in _actions(v)
+    )
+    assert queriers == [
+        "IngestionDeadLetterAccounting",
+        "IngestionIngestBatch",
+        "IngestionIngestStream",
+        "TrainingPrepare",
+    ], queriers
     for statements in by_policy.values():
         assert "dynamodb:Scan" not in _actions(statements)
     # And the state machine invokes training's functions and announces (resources:
@@ -466,6 +528,7 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_SCORING_FEED_ARN,
         c.OUT_DLQ_URL,
         c.OUT_DLQ_ARN,
+        c.OUT_BATCH_DLQ_URL,
         c.OUT_UNACCOUNTED_DLQ_URL,
         c.OUT_DLQ_ACCOUNTING_FN,
         c.OUT_TABLE_NAME,

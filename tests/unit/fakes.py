@@ -9,16 +9,18 @@ import copy
 import hashlib
 import io
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fraudops_shared.ingestion.claims import Claim, ClaimLostError
+from fraudops_shared.ingestion.claims import RETRYABLE_OUTCOMES, Claim, ClaimLostError
+from fraudops_shared.ingestion.dedupe import CommitRef, Page
 from fraudops_shared.ingestion.records import KinesisRecord
+from fraudops_shared.lake.commits import Checkpoint, Commit, CommitConflict, CommitRecord
 from fraudops_shared.lake.snapshots import FrozenObject
 from fraudops_shared.lake.store import ObjectMissing, SourceObject
 from fraudops_shared.registry.models import (
@@ -81,12 +83,25 @@ class MemoryBucket:
         return SourceObject(self.bucket, key, version, len(data), stored.etag)
 
     def copy(self, obj: SourceObject, dest_key: str) -> None:
+        """Server side: no download."""
         source = self if obj.bucket == self.bucket else self.others[obj.bucket]
-        self.put(dest_key, source.get(obj.key, obj.version_id))
+        self._count("copy")
+        self.put(dest_key, source._version(obj.key, obj.version_id).data)
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self.objects.pop(key, None)
+
+    def copy_within(self, source_key: str, dest_key: str) -> None:
+        self._count("copy")
+        self.put(dest_key, self._version(source_key, None).data)  # ObjectMissing if absent
+
+    def exists(self, key: str) -> bool:
+        self._count("head")
+        return bool(self.objects.get(key))
+
+    def read_curated(self, key: str) -> pa.Table:
+        return pq.read_table(io.BytesIO(self.get(key)))
 
     def delete_version(self, key: str, version_id: str) -> None:
         self.objects[key] = [v for v in self.objects.get(key, []) if v.version_id != version_id]
@@ -173,15 +188,17 @@ class _FileClaim:
     source_id: str
     source: dict[str, str]
     claimed_at: float
+    attempt: int = 1
     manifest: str | None = None
+    outcome: str | None = None
+    commit_id: str | None = None
 
 
 class MemoryFileClaims:
-    """``ingestion.claims.FileClaims`` with the conditions of ``aws.dynamodb.DynamoFileClaims``."""
+    """``ingestion.claims.FileClaims`` with the conditions of ``aws.dynamodb.DynamoFileClaims``;
+    completed by ``MemoryCommitLog``."""
 
-    def __init__(self, counters: Counters | None = None, source: str = "s3") -> None:
-        self.counters = counters or Counters()
-        self.source = source
+    def __init__(self) -> None:
         self.items: dict[tuple[str, str], _FileClaim] = {}
 
     def claim(
@@ -189,30 +206,32 @@ class MemoryFileClaims:
     ) -> Claim:
         old = self.items.get((sha256, contract))
         src = {k: str(v) for k, v in source.as_dict().items() if v is not None}
-        if old is None or (
-            old.status == "IN_PROGRESS" and (old.owner == owner or old.claimed_at < now - stale)
-        ):
-            self.items[(sha256, contract)] = _FileClaim(
-                "IN_PROGRESS", owner, source.source_id, src, int(now)
+        retry = (
+            old is not None
+            and old.status == "COMPLETED"
+            and old.outcome in RETRYABLE_OUTCOMES
+            and old.source_id != source.source_id
+        )
+        if (
+            old is None
+            or retry
+            or (
+                old.status == "IN_PROGRESS" and (old.owner == owner or old.claimed_at < now - stale)
             )
-            return Claim("claimed", taken_over=old is not None)
+        ):
+            attempt = (old.attempt if old else 1) + (1 if retry else 0)
+            self.items[(sha256, contract)] = _FileClaim(
+                "IN_PROGRESS", owner, source.source_id, src, int(now), attempt
+            )
+            return Claim("claimed", taken_over=old is not None and not retry, attempt=attempt)
         return Claim(
             "completed" if old.status == "COMPLETED" else "busy",
             source_id=old.source_id,
             manifest_key=old.manifest,
             source=dict(old.source),
+            attempt=old.attempt,
+            commit_id=old.commit_id,
         )
-
-    def complete(
-        self, sha256: str, contract: str, owner: str, manifest_key: str, counts: dict[str, int]
-    ) -> None:
-        item = self.items.get((sha256, contract))
-        if item is None or item.status != "IN_PROGRESS" or item.owner != owner:
-            raise ClaimLostError(
-                f"claim FILE#{sha256[:16]} of {contract} is no longer held by {owner}"
-            )
-        self.counters.add(contract, self.source, counts)
-        item.status, item.manifest = "COMPLETED", manifest_key
 
     def release(self, sha256: str, contract: str, owner: str) -> None:
         item = self.items.get((sha256, contract))
@@ -220,42 +239,132 @@ class MemoryFileClaims:
             del self.items[(sha256, contract)]
 
 
-class MemoryTransactionClaims:
-    """First writer wins; the same owner may claim again."""
+class MemoryCommitLog:
+    """``lake.commits.CommitLog``: every condition of the DynamoDB transaction checked first
+    (commit record absent, index heads unchanged, checkpoint unchanged, claim held), then all
+    of it applied, or ``CommitConflict``/``ClaimLostError`` and nothing."""
 
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-        self.calls = 0
-
-    def claim(self, key: str, owner: str) -> str | None:
-        self.calls += 1
-        current = self.owners.setdefault(key, owner)
-        return None if current == owner else current
-
-
-class MemoryLedger:
-    """Commit marks and counters of one source; also the snapshot's ``CommitMarks``."""
-
-    def __init__(self, counters: Counters | None = None, source: str = "kinesis") -> None:
-        self.counters = counters or Counters()
-        self.source = source
-        self.marks: dict[str, str] = {}  # record id -> manifest key
+    def __init__(self, counters: Counters, claims: MemoryFileClaims, heads: dict[str, int]) -> None:
+        self.counters, self.claims, self.heads = counters, claims, heads
+        self.records: dict[str, CommitRecord] = {}
+        self.committed_keys: dict[str, dict[str, str]] = {}
+        self.checkpoints: dict[tuple[str, str], Checkpoint] = {}
+        self.shard_log: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
         self.commits = 0
+        self.fail_next = 0  # the next N commits conflict (a concurrent writer)
 
-    def committed(self, record_ids: Sequence[str]) -> set[str]:
-        return {r for r in record_ids if r in self.marks}
-
-    def commit(
-        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
-    ) -> None:
-        if any(r in self.marks for r in record_ids):
-            raise ConflictError("a record is committed twice")
-        self.counters.add(contract, self.source, counts)
-        self.marks.update(dict.fromkeys(record_ids, manifest_key))
+    def commit(self, commit: Commit, *, expires_at: int) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise CommitConflict("simulated concurrent commit")
+        if commit.commit_id in self.records:
+            conflict = CommitConflict(f"{commit.commit_id} already committed")
+            conflict.already_committed = True  # type: ignore[attr-defined]
+            raise conflict
+        for day, expected in commit.heads.items():
+            if self.heads.get(f"{commit.contract}#{day}", 0) != expected:
+                raise CommitConflict(f"head of {day} moved")
+        pos = commit.position
+        if pos is not None:
+            current = self.checkpoints.get((pos.stream, pos.shard))
+            if (current.last if current else None) != pos.expected:
+                raise CommitConflict(f"checkpoint of {pos.shard} moved")
+        done = commit.completion
+        if done is not None:
+            item = self.claims.items.get((done.sha256, commit.contract))
+            if item is None or item.status != "IN_PROGRESS" or item.owner != done.owner:
+                raise ClaimLostError(f"claim of {done.sha256[:16]} is no longer held")
+        # all conditions hold: apply
+        self.records[commit.commit_id] = CommitRecord(
+            commit.commit_id, commit.contract, commit.source, commit.manifest_key,
+            dict(commit.staged), not commit.staged, commit.curated,
+            pos.first if pos else None, pos.last if pos else None,
+            pos.stream if pos else None, pos.shard if pos else None, commit.dead_letter,
+        )  # fmt: skip
+        self.committed_keys.setdefault(commit.contract, {})[commit.manifest_key] = commit.commit_id
+        self.counters.add(commit.contract, commit.source, commit.counts)
+        for day in commit.heads:
+            key = f"{commit.contract}#{day}"
+            self.heads[key] = self.heads.get(key, 0) + 1
+        if pos is not None:
+            self.checkpoints[(pos.stream, pos.shard)] = Checkpoint(
+                pos.last, commit.commit_id, not commit.staged
+            )
+            self.shard_log.setdefault((pos.stream, pos.shard), []).append(
+                (int(pos.first), int(pos.last), commit.commit_id)
+            )
+        if done is not None:
+            item = self.claims.items[(done.sha256, commit.contract)]
+            item.status, item.manifest, item.outcome = (
+                "COMPLETED",
+                commit.manifest_key,
+                done.outcome,
+            )
+            item.commit_id = commit.commit_id
         self.commits += 1
 
-    def manifests_of(self, record_ids: Iterable[str]) -> dict[str, str]:
-        return {r: self.marks[r] for r in record_ids if r in self.marks}
+    def mark_promoted(self, commit: CommitRecord | Commit) -> None:
+        record = self.records[commit.commit_id]
+        self.records[commit.commit_id] = replace(record, promoted=True)
+        if record.stream and record.shard:
+            cp = self.checkpoints.get((record.stream, record.shard))
+            if cp is not None and cp.commit_id == commit.commit_id:
+                self.checkpoints[(record.stream, record.shard)] = replace(cp, promoted=True)
+
+    def record(self, commit_id: str) -> CommitRecord | None:
+        return self.records.get(commit_id)
+
+    def checkpoint(self, stream: str, shard: str) -> Checkpoint | None:
+        return self.checkpoints.get((stream, shard))
+
+    def covered(self, stream: str, shard: str, first: str, last: str) -> list[tuple[int, int]]:
+        return [
+            (lo, hi)
+            for lo, hi, _ in self.shard_log.get((stream, shard), [])
+            if hi >= int(first) and lo <= int(last)
+        ]
+
+    def committed(self, contract: str) -> dict[str, str]:
+        return dict(self.committed_keys.get(contract, {}))
+
+
+class MemoryKeyIndex:
+    """``ingestion.dedupe.KeyIndexStore``; its heads are the commit log's (one table)."""
+
+    def __init__(self, log: MemoryCommitLog) -> None:
+        self.log = log
+        self.pages_by_day: dict[str, dict[str, Page]] = {}
+        self.calls: dict[str, int] = {}
+
+    def _count(self, op: str) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
+
+    def heads(self, contract: str, days: Sequence[str]) -> dict[str, int]:
+        self._count("heads")
+        return {
+            d: self.log.heads[f"{contract}#{d}"]
+            for d in days
+            if f"{contract}#{d}" in self.log.heads
+        }
+
+    def pages(self, contract: str, day: str, since_ms: int) -> list[Page]:
+        self._count("pages")
+        found = self.pages_by_day.get(f"{contract}#{day}", {})
+        return [p for pid, p in sorted(found.items()) if p.written_at >= since_ms]
+
+    def put_pages(self, contract: str, pages: Sequence[Page], expires_at: int) -> None:
+        self._count("put_pages")
+        for page in pages:
+            self.pages_by_day.setdefault(f"{contract}#{page.day}", {})[page.page_id] = page
+
+    def commits(self, commit_ids: Sequence[str]) -> dict[str, CommitRef]:
+        self._count("commits")
+        out = {}
+        for cid in commit_ids:
+            rec = self.log.records.get(cid)
+            if rec is not None and not rec.dead_letter:
+                out[cid] = CommitRef(cid, rec.manifest_key, rec.source, rec.curated)
+        return out
 
 
 class MemorySnapshotCatalog:

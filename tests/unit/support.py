@@ -14,13 +14,13 @@ import pytest
 from tests.unit.fakes import (
     Counters,
     MemoryBucket,
+    MemoryCommitLog,
     MemoryFileClaims,
-    MemoryLedger,
+    MemoryKeyIndex,
     MemoryRecordSink,
     MemoryRegistryStore,
     MemoryShardReader,
     MemorySnapshotCatalog,
-    MemoryTransactionClaims,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +54,15 @@ class FakeAws:
 
     bucket: MemoryBucket = field(default_factory=MemoryBucket)
     counters: Counters = field(default_factory=Counters)
-    transaction_claims: MemoryTransactionClaims = field(default_factory=MemoryTransactionClaims)
     registry: MemoryRegistryStore = field(default_factory=MemoryRegistryStore)
     catalog: MemorySnapshotCatalog = field(default_factory=MemorySnapshotCatalog)
     shard: MemoryShardReader = field(default_factory=MemoryShardReader)
     sinks: dict[str, MemoryRecordSink] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.file_claims = MemoryFileClaims(self.counters)
-        self.ledger = MemoryLedger(self.counters)
+        self.file_claims = MemoryFileClaims()
+        self.log = MemoryCommitLog(self.counters, self.file_claims, {})
+        self.index = MemoryKeyIndex(self.log)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from fraudops_shared.aws import wiring
@@ -81,8 +81,8 @@ class FakeAws:
             "model_registry": lambda: ModelRegistry(self.registry),
             "snapshot_catalog": lambda: self.catalog,
             "file_claims": lambda: self.file_claims,
-            "transaction_claims": lambda: self.transaction_claims,
-            "stream_ledger": lambda: self.ledger,
+            "commit_log": lambda: self.log,
+            "key_index": lambda: self.index,
             "shard_reader": lambda: self.shard,
             "record_sink": sink,
         }

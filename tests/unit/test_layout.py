@@ -45,3 +45,58 @@ def test_handlers_are_thin() -> None:
     assert handlers
     lengths = {h.parent.name: len(h.read_text().splitlines()) for h in handlers}
     assert {name: n for name, n in lengths.items() if n > MAX_HANDLER_LINES} == {}
+
+
+# What each runtime layer provides (layers/*/requirements.txt); a function has at most one.
+RUNTIME_PACKAGES = {
+    "data": {"pyarrow", "numpy", "pandas", "awswrangler"},
+    "ml": {"sklearn", "scipy", "numpy", "skl2onnx", "onnx", "joblib", "threadpoolctl"},
+    "onnx": {"onnxruntime", "numpy"},
+    None: set(),
+}
+# The runtime layer of each function (infra/constructs: extra_layer=...).
+FUNCTION_LAYER = {
+    "ingest_batch": "data",
+    "ingest_stream": "data",
+    "dlq_accounting": "data",
+    "training_prepare": "data",
+    "training_train": "ml",
+    "training_evaluate": "onnx",
+    "training_register": None,
+}
+IMPORT_WITH_ONLY = """
+import importlib.util, sys
+blocked = set(sys.argv[2].split(",")) - {""}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"No module named {name!r} (not in this function's layers)")
+        return None
+sys.meta_path.insert(0, Block())
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+"""
+
+
+@pytest.mark.parametrize("folder", sorted(FUNCTION_LAYER))
+def test_each_handler_imports_with_only_the_layers_it_is_given(folder: str) -> None:
+    """A module-level import of a package the function's layers lack fails on Lambda at init
+    (Runtime.ImportModuleError), long after the unit tests passed in a venv that has it all."""
+    import subprocess
+    import sys
+
+    everything = set().union(*RUNTIME_PACKAGES.values())
+    blocked = everything - RUNTIME_PACKAGES[FUNCTION_LAYER[folder]]
+    handler = ROOT / "functions" / folder / "app.py"
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_WITH_ONLY, str(handler), ",".join(sorted(blocked))],
+        capture_output=True,
+        text=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-1500:]
+
+
+def test_every_function_has_its_layer_stated() -> None:
+    folders = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
+    assert folders == set(FUNCTION_LAYER)

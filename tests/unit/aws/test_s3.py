@@ -33,7 +33,7 @@ def s3(table: Any) -> Iterator[Any]:
 def test_the_object_store_reads_exact_versions_and_writes_typed_parquet(
     s3: Any, tmp_path: Path
 ) -> None:
-    store = S3ObjectStore(s3, boto3.session.Session(), BUCKET)
+    store = S3ObjectStore(s3, BUCKET)
     first = s3.put_object(Bucket=BUCKET, Key="landing/t/a.csv", Body=b"one")["VersionId"]
     s3.put_object(Bucket=BUCKET, Key="landing/t/a.csv", Body=b"two")
     # When the first version is downloaded, Then its bytes and their SHA-256 come back
@@ -56,6 +56,11 @@ def test_the_object_store_reads_exact_versions_and_writes_typed_parquet(
     back = pq.read_table(io.BytesIO(raw))
     assert back.column("id").to_pylist() == ["0742"]
     assert back.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    # And objects are copied inside the bucket, seen, read back as tables
+    store.copy_within("curated/t/p.parquet", "curated/t/q.parquet")
+    assert store.exists("curated/t/q.parquet") and not store.exists("curated/t/none")
+    assert store.read_curated("curated/t/q.parquet").column("id").to_pylist() == ["0742"]
+    store.delete(["curated/t/q.parquet"])
     # And deletes take many keys at once
     store.delete(["curated/t/p.parquet", "quarantine/t/_files/a.csv", "missing"])
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="curated/")

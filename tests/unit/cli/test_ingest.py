@@ -6,13 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fraudops import ingest
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.store import SourceObject
 from tests.unit.fakes import MemoryBucket
-from tests.unit.ingestion.test_batch import BUCKET, CONTRACT, Lake, csv_bytes, lake, row
+from tests.unit.ingestion.files import BUCKET, CONTRACT, Lake, csv_bytes, row
 
-__all__ = ["lake"]  # the fixture, shared with the batch ingestion tests
+
+@pytest.fixture
+def lake() -> Lake:
+    return Lake(store=MemoryBucket(BUCKET))
 
 
 class S3Client:

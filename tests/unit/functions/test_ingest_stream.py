@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fraudops_shared.ingestion import kpl
 from tests.unit.fakes import MemoryRecordSink
 from tests.unit.support import FakeAws, FakeLambdaContext, load_handler
 
@@ -59,9 +60,14 @@ def counts(aws: FakeAws) -> dict[str, int]:
 
 
 def feed_records(aws: FakeAws) -> list[tuple[str, dict[str, Any]]]:
-    """(partition key, body) of everything on the feed, oldest first."""
+    """(partition key, body) of every transaction on the feed, oldest first (the feed carries
+    KPL aggregates: de-aggregated as the scoring function does)."""
     sink = aws.sinks.get(FEED) or MemoryRecordSink()
-    return [(r["PartitionKey"], json.loads(r["Data"])) for r in sink.records]
+    return [
+        (key, json.loads(data))
+        for r in sink.records
+        for key, data in kpl.deaggregate(r["Data"], r["PartitionKey"])
+    ]
 
 
 def good_txn(txn_id: str) -> bytes:
@@ -146,7 +152,7 @@ def test_stream_handler_forwards_exactly_the_curated_rows_to_the_scoring_feed(
     assert first["mcc"] == "0742" and first["event_time"].endswith("+00:00")
     # And the per-contract metrics count them as RecordsForwarded
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    [per_contract] = [d for d in emf if d.get("contract") == "transactions"]
+    [per_contract] = [d for d in emf if d.get("contract") == "transactions" and "RecordsIn" in d]
     assert per_contract["RecordsForwarded"] in (2.0, [2.0])
 
 

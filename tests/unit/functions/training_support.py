@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from fraudops_shared.lake import snapshot_store
+from fraudops_shared.lake.commits import Commit
 from tests.unit.support import FakeAws
 from tests.unit.training.test_steps import BUCKET, NOW, OVERRIDES, C, parquet
 
@@ -23,9 +24,11 @@ def take_snapshot(aws: FakeAws, *, rows: int = 20_000, fraud_rate: float = 0.01)
         "counts": {"rows_in": rows, "valid": rows, "rejected": 0},
         "outputs": {"curated": [key], "quarantine": [], "file": None},
     }
-    aws.bucket.put(f"manifests/{C}/{'0' * 64}.json", json.dumps(manifest).encode())
+    manifest_key = f"manifests/{C}/{'0' * 64}.json"
+    aws.bucket.put(manifest_key, json.dumps(manifest).encode())
+    aws.log.commit(Commit("file-0", C, "s3", manifest_key, {"files": 1}), expires_at=0)
     return snapshot_store.create_snapshot(
-        aws.bucket, aws.ledger, aws.catalog, bucket=aws.bucket.bucket, contract=C,
+        aws.bucket, aws.log, aws.catalog, bucket=aws.bucket.bucket, contract=C,
         contract_version="1.0.0", now=NOW - timedelta(days=1),
     )  # fmt: skip
 

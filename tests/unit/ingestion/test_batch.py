@@ -4,174 +4,40 @@ retries."""
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from fraudops_shared.contracts import load_contract
 from fraudops_shared.ingestion import readers
-from fraudops_shared.ingestion.batch import BatchIngestor, IngestResult
+from fraudops_shared.ingestion.batch import BatchIngestor
 from fraudops_shared.ingestion.claims import ClaimBusyError, ClaimLostError
 from fraudops_shared.lake import zones as lake_keys
-from fraudops_shared.lake.store import SourceObject
+from fraudops_shared.lake.commits import Commit, FileCompletion
 from fraudops_shared.lake.zones import Zones
 from fraudops_shared.runtime.settings import UNKNOWN_CONTRACT, Limits
-from tests.unit.fakes import MemoryBucket, MemoryFileClaims
-
-BUCKET = "fraudops-unit-lake"
-CONTRACT = "transactions"
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-# --- test data ------------------------------------------------------------------------------------
-
-
-def columns() -> list[str]:
-    return load_contract(CONTRACT).column_names
-
-
-def row(i: int, **overrides: str | None) -> dict[str, str | None]:
-    """A valid transaction as text (as a CSV carries it); ``overrides`` break it in one place."""
-    day = 20 + i % 3
-    values: dict[str, str | None] = {
-        "transaction_id": f"t-{i:06d}",
-        "event_time": f"2026-11-{day:02d}T10:{i % 60:02d}:00Z",
-        "card_id": f"card-{i % 7}",
-        "customer_id": f"cust-{i % 5}",
-        "merchant_id": f"m-{i % 11}",
-        "mcc": "0742",
-        "amount": f"{10 + i}.50",
-        "currency": "EUR",
-        "country": "FR",
-        "merchant_country": "FR",
-        "channel": "pos",
-        "entry_mode": "chip",
-        "card_present": "true",
-        "device_id": None,
-        "ip_country": None,
-        "is_fraud": None,
-        "label_time": None,
-    }
-    values.update(overrides)
-    return {c: values.get(c) for c in columns()}
-
-
-def csv_bytes(rows: list[dict[str, str | None]], header: list[str] | None = None) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    names = header or columns()
-    writer.writerow(names)
-    for r in rows:
-        writer.writerow(["" if r.get(n) is None else r.get(n) for n in names])
-    return out.getvalue().encode()
-
-
-def data_lines(rows: list[dict[str, str | None]]) -> bytes:
-    """CSV rows without the header line."""
-    return csv_bytes(rows).split(b"\n", 1)[1]
-
-
-def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
-
-
-def parquet_bytes(rows: list[dict[str, str | None]]) -> bytes:
-    table = pa.table({c: pa.array([r[c] for r in rows], pa.string()) for c in columns()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
-
-
-# --- the lake: an in-memory versioned bucket and file claims -----------------------------------
-
-
-class SimulatedCrash(BaseException):
-    """A kill (timeout, OOM): no except clause of ours runs, the claim stays IN_PROGRESS."""
-
-
-@dataclass
-class Lake:
-    store: MemoryBucket
-    claims: MemoryFileClaims
-    zones: Zones = field(default_factory=lambda: Zones(data_bucket=BUCKET))
-    limits: Limits = field(default_factory=Limits)
-
-    def put(self, key: str, body: bytes) -> SourceObject:
-        return self.store.land(key, body)
-
-    def ingestor(self, store: Any = None, **limits: Any) -> BatchIngestor:
-        return BatchIngestor(
-            store=store or self.store,
-            claims=self.claims,
-            zones=self.zones,
-            limits=Limits(**limits) if limits else self.limits,
-        )
-
-    def ingest(
-        self, obj: SourceObject, owner: str = "req-1", now: datetime = NOW, **kw: Any
-    ) -> IngestResult:
-        result = self.ingestor(**kw).ingest(obj, owner=owner, now=now)
-        assert result.rows_in == result.valid + result.rejected  # the invariant, always
-        return result
-
-    def keys(self, prefix: str) -> list[str]:
-        return self.store.keys(prefix)
-
-    def body(self, key: str) -> bytes:
-        return self.store.body(key)
-
-    def json(self, key: str) -> dict[str, Any]:
-        return dict(json.loads(self.body(key)))
-
-    def curated_rows(self, prefix: str = f"curated/{CONTRACT}/") -> list[dict[str, Any]]:
-        rows = []
-        for key in self.keys(prefix):
-            rows += pq.read_table(io.BytesIO(self.body(key))).to_pylist()
-        return rows
-
-    def quarantined(self, prefix: str = f"quarantine/{CONTRACT}/") -> list[dict[str, Any]]:
-        return [
-            json.loads(line)
-            for key in self.keys(prefix)
-            if key.endswith(".jsonl")
-            for line in self.body(key).decode().splitlines()
-        ]
-
-    def counters(self) -> dict[str, int]:
-        return self.claims.counters.of(CONTRACT, "s3")
-
-    def check_outputs(self, result: IngestResult) -> None:
-        """What the manifest says is what the zones hold."""
-        manifest = self.json(result.manifest_key)
-        counts = manifest["counts"]
-        assert counts == {"rows_in": result.rows_in, "valid": result.valid,
-                          "rejected": result.rejected}  # fmt: skip
-        assert counts["rows_in"] == counts["valid"] + counts["rejected"]
-        curated = sum(
-            pq.read_metadata(io.BytesIO(self.body(k))).num_rows
-            for k in manifest["outputs"]["curated"]
-        )
-        assert curated == counts["valid"]
-        lines = sum(len(self.body(k).splitlines()) for k in manifest["outputs"]["quarantine"])
-        assert lines == counts["rejected"]
-        assert sum(manifest["rule_counts"].values()) >= counts["rejected"]
-
-
-@pytest.fixture
-def lake() -> Iterator[Lake]:
-    """A versioned data bucket (files land in it) and the file claims, in memory."""
-    yield Lake(store=MemoryBucket(BUCKET), claims=MemoryFileClaims())
-
+from tests.unit.fakes import (
+    MemoryBucket,
+)
+from tests.unit.ingestion.files import (
+    BUCKET,
+    CONTRACT,
+    NOW,
+    Lake,
+    SimulatedCrash,
+    columns,
+    csv_bytes,
+    data_lines,
+    jsonl_bytes,
+    parquet_bytes,
+    row,
+)
 
 # --- formats ------------------------------------------------------------------------------------
 
@@ -242,7 +108,7 @@ def test_jsonl_keeps_malformed_lines_with_the_parser_message(lake: Lake) -> None
     assert "Expecting property name" in by_rule[readers.RULE_MALFORMED_JSON]["reasons"][0]
     assert by_rule[readers.RULE_MALFORMED_JSON]["record"] == "{not json"
     assert "list" in by_rule[readers.RULE_NOT_AN_OBJECT]["reasons"][0]
-    assert "surprise" in by_rule[f"{readers.RULE_UNKNOWN_FIELD}:surprise"]["reasons"][0]
+    assert "surprise" in by_rule[readers.RULE_UNKNOWN_FIELD]["reasons"][0]
     assert result.rule_counts[readers.RULE_MALFORMED_JSON] == 1
 
 
@@ -433,17 +299,19 @@ def test_a_retry_after_a_crash_mid_file_rewrites_the_same_outputs(lake: Lake) ->
     crashing = CrashingStore(lake.store, at=3, exc=SimulatedCrash)
     with pytest.raises(SimulatedCrash):
         lake.ingest(obj, owner="req-1", store=crashing, csv_block_bytes=256)
-    partial = lake.keys("curated/")
-    assert partial and lake.counters() == {}
+    # Then nothing reached curated/: what it wrote waits under _staging/, uncommitted
+    partial = lake.keys("_staging/")
+    assert partial and lake.keys("curated/") == [] and lake.counters() == {}
     # When another request tries before the claim is stale, Then it is told to retry later
     with pytest.raises(ClaimBusyError):
         lake.ingest(obj, owner="req-other", csv_block_bytes=256)
     # When Lambda retries the event (same request id), Then it completes
     result = lake.ingest(obj, owner="req-1", csv_block_bytes=256)
     assert (result.rows_in, result.valid) == (40, 40)
-    # And the partial outputs were overwritten, not duplicated
-    assert set(partial) <= set(lake.keys("curated/"))
+    # And the outputs were promoted from staging exactly once: curated/ holds the manifest's
+    # objects and nothing else, and staging is empty
     assert lake.keys("curated/") == sorted(result.manifest["outputs"]["curated"])
+    assert lake.keys("_staging/") == []
     assert len(lake.curated_rows()) == 40
     assert lake.counters()["in_records"] == 40
 
@@ -459,8 +327,11 @@ def test_a_stale_claim_is_taken_over_by_another_request(lake: Lake) -> None:
     assert result.manifest["taken_over"] is True
     assert lake.counters()["in_records"] == 5
     # And the crashed holder can no longer complete
+    late = Commit("late", CONTRACT, "s3", "m", {"files": 1}, completion=FileCompletion(
+        result.sha256, "req-1"))  # fmt: skip
     with pytest.raises(ClaimLostError):
-        lake.claims.complete(result.sha256, CONTRACT, "req-1", "m", {"files": 1})
+        lake.log.commit(late, expires_at=0)
+    assert lake.counters()["files"] == 1
 
 
 def test_an_error_releases_the_claim_so_anyone_may_retry(lake: Lake) -> None:
@@ -490,3 +361,116 @@ def test_the_manifest_path_is_where_the_cli_waits(tmp_path: Path) -> None:
         lake_keys.manifest_key(zones, CONTRACT, "ab" * 32)
         == f"manifests/{CONTRACT}/{'ab' * 32}.json"
     )
+
+
+# --- one transaction, one curated row, whatever the route ---------------------------------------
+
+
+def test_a_key_curated_by_another_file_is_quarantined_naming_the_first(lake: Lake) -> None:
+    # Given a first file curated with t-1..t-5
+    first = lake.ingest(
+        lake.put(f"landing/{CONTRACT}/a.csv", csv_bytes([row(i) for i in range(1, 6)]))
+    )
+    # When another file brings t-4 and t-5 again (t-5 corrected), and t-6 new
+    body = csv_bytes([row(4), row(5, amount="99.99"), row(6)])
+    second = lake.ingest(lake.put(f"landing/{CONTRACT}/b.csv", body))
+    # Then only t-6 is curated; the copies are duplicates naming the first file's manifest
+    assert (second.rows_in, second.valid, second.rejected) == (3, 1, 2)
+    assert second.rule_counts == {"duplicate_key": 2}
+    reasons = {json.loads(r["record"])["transaction_id"]: r["reasons"][0]
+               for r in lake.quarantined() if "duplicate_key" in r["rules"]}  # fmt: skip
+    assert first.manifest_key in reasons["t-000004"] and "identical copy" in reasons["t-000004"]
+    assert "differs in amount" in reasons["t-000005"]
+    # And each transaction is curated exactly once across both files
+    curated = sorted(r["transaction_id"] for r in lake.curated_rows())
+    assert curated == [f"t-{i:06d}" for i in range(1, 7)]
+    assert lake.counters()["curated"] == 6 and lake.counters()["in_records"] == 8
+
+
+def test_a_corrected_reupload_of_the_same_key_is_rejected_by_policy(lake: Lake) -> None:
+    # Given a file landed, then the same key landed again with a corrected amount
+    lake.ingest(lake.put(f"landing/{CONTRACT}/day.csv", csv_bytes([row(1), row(2)])))
+    fixed = lake.ingest(
+        lake.put(f"landing/{CONTRACT}/day.csv", csv_bytes([row(1, amount="1.00"), row(2)]))
+    )
+    # Then the first copy stands: the correction is quarantined and says what differs
+    assert (fixed.valid, fixed.rejected) == (0, 2)
+    (corrected,) = [r for r in lake.quarantined() if "differs" in r["reasons"][0]]
+    assert "amount" in corrected["reasons"][0] and "first copy stands" in corrected["reasons"][0]
+    amounts = {r["transaction_id"]: r["amount"] for r in lake.curated_rows()}
+    assert amounts["t-000001"] == 11.5
+
+
+def test_a_writer_that_raced_us_is_seen_on_the_retry(lake: Lake) -> None:
+    # Given our index state read before another writer commits t-1 on the same day
+    ingestor = lake.ingestor()
+    ingestor.ingest(lake.put(f"landing/{CONTRACT}/x.csv", csv_bytes([row(7)])), owner="r", now=NOW)
+    other = BatchIngestor(store=lake.store, claims=lake.claims, log=lake.log,
+                          index_store=lake.index, zones=lake.zones)  # fmt: skip
+    other.ingest(lake.put(f"landing/{CONTRACT}/o.csv", csv_bytes([row(1)])), owner="o", now=NOW)
+    # When our (warm) ingestor brings t-1 too: its cached index does not know yet, but its
+    # commit's head condition fails, it reads again and finds the other writer's copy
+    result = ingestor.ingest(lake.put(f"landing/{CONTRACT}/y.csv", csv_bytes([row(1), row(10)])),
+                             owner="r2", now=NOW)  # fmt: skip
+    assert (result.valid, result.rule_counts) == (1, {"duplicate_key": 1})
+    assert sorted(r["transaction_id"] for r in lake.curated_rows()).count("t-000001") == 1
+
+
+def test_a_file_quarantined_for_its_name_can_be_landed_again_under_the_right_name(
+    lake: Lake,
+) -> None:
+    body = csv_bytes([row(i) for i in range(3)])
+    # Given a plain CSV named .csv.gz: quarantined whole, counted with the rows it held
+    wrong = lake.ingest(lake.put(f"landing/{CONTRACT}/plain.csv.gz", body))
+    assert wrong.status == "quarantined_file" and wrong.manifest["rule"] == "not_gzip"
+    assert wrong.manifest["retryable"] is True
+    assert lake.counters() == {"in_records": 3, "curated": 0, "quarantined": 3, "files": 1,
+                               "files_quarantined": 1}  # fmt: skip
+    # When the same bytes are landed again under the right name
+    right = lake.ingest(lake.put(f"landing/{CONTRACT}/plain.csv", body), owner="req-2")
+    # Then they are ingested (a second attempt), and the ledger still balances
+    assert right.status == "ingested" and right.valid == 3 and right.manifest["attempt"] == 2
+    counts = lake.counters()
+    assert counts["in_records"] == counts["curated"] + counts["quarantined"] == 6
+    # And a third landing of the same bytes is a plain duplicate
+    again = lake.ingest(lake.put(f"landing/{CONTRACT}/copy.csv", body), owner="req-3")
+    assert again.status == "duplicate"
+
+
+def test_a_file_over_the_size_limit_is_quarantined_without_being_read(lake: Lake) -> None:
+    obj = lake.put(f"landing/{CONTRACT}/huge.csv", csv_bytes([row(1)]))
+    result = lake.ingest(obj, max_file_bytes=10)
+    assert result.status == "quarantined_file" and result.manifest["rule"] == "too_large"
+    assert lake.store.calls.get("get", 0) == 0  # copied inside the store, never downloaded
+    assert lake.keys(f"quarantine/{CONTRACT}/_files/")
+
+
+def test_a_crash_between_the_commit_and_the_promotion_is_finished_by_the_retry(
+    lake: Lake,
+) -> None:
+    obj = lake.put(f"landing/{CONTRACT}/late.csv", csv_bytes([row(1), row(2)]))
+
+    class DiesAfterCommit(MemoryBucket):
+        def copy_within(self, source_key: str, dest_key: str) -> None:
+            raise SimulatedCrash()
+
+    dying = DiesAfterCommit(BUCKET)
+    dying.objects = lake.store.objects  # the same bucket, killed at its first promotion
+    with pytest.raises(SimulatedCrash):
+        lake.ingest(obj, store=dying)
+    # Then the commit happened (counted once) but curated/ is still empty
+    assert lake.counters()["curated"] == 2 and lake.keys("curated/") == []
+    # When the S3 event is delivered again, Then the promotion is finished, nothing counted twice
+    again = lake.ingest(obj)
+    assert again.status == "already_ingested"
+    assert len(lake.curated_rows()) == 2 and lake.keys("_staging/") == []
+    assert lake.counters()["curated"] == 2
+
+
+def test_a_file_spanning_too_many_days_is_refused_whole(lake: Lake) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [row(i, event_time=(start + timedelta(days=i)).strftime("%Y-%m-%dT10:00:00Z"))
+            for i in range(100)]  # fmt: skip
+    result = lake.ingest(lake.put(f"landing/{CONTRACT}/year.csv", csv_bytes(rows)))
+    assert result.status == "quarantined_file" and result.manifest["rule"] == "too_many_days"
+    assert lake.keys("curated/") == [] and lake.counters()["quarantined"] == 100

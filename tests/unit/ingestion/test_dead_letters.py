@@ -1,57 +1,82 @@
-"""Dead letters of the stream (fraudops_shared.ingestion.dead_letters): the given-up records
-read back from the shard, kept with the failure reason and counted once."""
+"""Dead letters of the stream (fraudops_shared.ingestion.dead_letters): the given-up records read
+back from the shard, exactly the batch, kept with the failure reason and counted once; records
+already trimmed from the shard counted as expired; a short read refused loudly."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fraudops_shared.ingestion.dead_letters import account_dead_letters
-from fraudops_shared.ingestion.records import KinesisRecord
-from tests.unit.ingestion.test_stream import NOW, ports, rec, run
+import pytest
 
-__all__ = ["ports"]  # the fixture, shared with the stream tests
-
-
-class FakeReader:
-    def __init__(self, records: list[KinesisRecord]) -> None:
-        self.records = records
-
-    def read(self, stream_arn: str, shard_id: str, first: str, last: str) -> list[KinesisRecord]:
-        return [r for r in self.records if first <= r.sequence_number <= last]
+from fraudops_shared.ingestion.dead_letters import IncompleteReadError, account_dead_letters
+from tests.unit.fakes import MemoryShardReader
+from tests.unit.ingestion.test_stream import NOW, SHARD, Lake, rec, txn
 
 
-def dlq_message(first: KinesisRecord, last: KinesisRecord) -> dict[str, Any]:
+def dlq_message(first: int, last: int, size: int) -> dict[str, Any]:
     return {
         "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 4},
         "responseContext": {"functionError": "Unhandled"},
         "KinesisBatchInfo": {
-            "shardId": first.shard_id,
-            "startSequenceNumber": first.sequence_number,
-            "endSequenceNumber": last.sequence_number,
-            "batchSize": 3,
-            "streamArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+            "shardId": SHARD,
+            "startSequenceNumber": str(first),
+            "endSequenceNumber": str(last),
+            "batchSize": size,
+            "streamArn": "arn:aws:kinesis:us-east-1:000000000000:stream/tx",
         },
     }
 
 
-def test_dead_letters_are_read_back_kept_and_counted_once(ports: Any) -> None:
-    claims, ledger, zones = ports
-    records = [rec(i, {"transaction_id": f"t{i}", "amount": 1}) for i in (1, 2, 3)]
-    # Given a batch whose middle record was committed by an earlier partial success
-    run([records[1]], claims, ledger, zones)
-    message = dlq_message(records[0], records[2])
+def account(lake: Lake, message: dict[str, Any], reader: MemoryShardReader) -> dict[str, Any]:
+    return account_dead_letters(
+        message,
+        contract=lake.contract,
+        reader=reader,
+        log=lake.log,
+        store=lake.store,
+        zones=lake.zones,
+        now=NOW,
+        index_ttl_seconds=86_400,
+    )
+
+
+@pytest.fixture
+def lake() -> Lake:
+    return Lake()
+
+
+def test_dead_letters_are_read_back_kept_and_counted_once(lake: Lake) -> None:
+    records = [rec(i, txn(f"t{i}")) for i in (1, 2, 3)]
+    # Given a batch whose middle record was committed by a bisected retry
+    lake.run([records[1]])
     # When its dead-letter message is processed (twice: SQS is at least once too)
-    kwargs: dict[str, Any] = {
-        "contract_name": "transactions",
-        "reader": FakeReader(records),
-        "now": NOW,
-    }
-    first = account_dead_letters(message, ledger=ledger, zones=zones, **kwargs)
-    second = account_dead_letters(message, ledger=ledger, zones=zones, **kwargs)
-    # Then the two lost records are kept with the reason and counted once; nothing is counted twice
-    assert first["dead_lettered"] == 2 and second["dead_lettered"] == 0
-    assert ledger.counts == {"in_records": 3, "curated": 1, "quarantined": 0, "dead_lettered": 2}
-    kept = next(v for k, v in zones.objects.items() if "dlq-" in k and k.startswith("quarantine"))
+    reader = MemoryShardReader(records)
+    first = account(lake, dlq_message(1, 3, 3), reader)
+    second = account(lake, dlq_message(1, 3, 3), reader)
+    # Then the two lost records are kept with the reason and counted once
+    assert first["dead_lettered"] == 2 and first["already_committed"] == 1
+    assert second["dead_lettered"] == 0 and second.get("already_accounted") is True
+    assert lake.counts() == {"in_records": 3, "curated": 1, "quarantined": 0, "dead_lettered": 2}
+    kept = [r for r in lake.quarantined() if r["rules"] == ["dead_letter"]]
     assert [json.loads(r["record"])["transaction_id"] for r in kept] == ["t1", "t3"]
     assert "RetryAttemptsExhausted" in kept[0]["reasons"][0]
+
+
+def test_records_trimmed_from_the_shard_are_counted_as_expired(lake: Lake) -> None:
+    # Given a batch of 5 whose first 3 records the shard no longer holds
+    reader = MemoryShardReader([rec(i, txn(f"e{i}")) for i in (4, 5)])
+    summary = account(lake, dlq_message(1, 5, 5), reader)
+    # Then the 2 still there are kept and the 3 lost are counted, so the ledger balances
+    assert (summary["dead_lettered"], summary["expired_unrecoverable"]) == (2, 3)
+    counts = lake.counts()
+    assert counts == {"in_records": 5, "dead_lettered": 2, "expired_unrecoverable": 3}
+
+
+def test_a_short_read_that_is_not_expiry_is_refused(lake: Lake) -> None:
+    # Given a read that has the first record but stops before the last (an empty page, a
+    # throttled read): the message must stay in the queue, not be deleted as accounted
+    reader = MemoryShardReader([rec(1, txn("s1")), rec(2, txn("s2"))])
+    with pytest.raises(IncompleteReadError, match="read 2 of 3"):
+        account(lake, dlq_message(1, 3, 3), reader)
+    assert lake.counts() == {}

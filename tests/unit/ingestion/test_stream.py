@@ -1,307 +1,314 @@
-"""Stream ingestion rules: every record ends curated or quarantined once, whatever the retries."""
+"""Stream ingestion (fraudops_shared.ingestion.stream) over in-memory adapters: every record ends
+curated or quarantined once, whatever the retries, the bad records beside good ones, or the
+route the same transaction came by; the scoring feed is published before the commit."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from fraudops_shared.contracts import load_contract
 from fraudops_shared.ingestion import kpl
 from fraudops_shared.ingestion.records import KinesisRecord
-from fraudops_shared.ingestion.stream import StreamBatch
+from fraudops_shared.ingestion.stream import StreamIngestion, StreamResult
+from fraudops_shared.lake.commits import CommitConflict
+from fraudops_shared.lake.zones import Zones
+from tests.unit.fakes import (
+    Counters,
+    MemoryBucket,
+    MemoryCommitLog,
+    MemoryFileClaims,
+    MemoryKeyIndex,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CONTRACT = "transactions"
+SHARD = "shardId-000000000000"
+STREAM = "tx"
 
 
-class FakeClaims:
-    def __init__(self) -> None:
-        self.owners: dict[str, str] = {}
-
-    def claim(self, key: str, owner: str) -> str | None:
-        current = self.owners.setdefault(key, owner)
-        return None if current == owner else current
-
-
-class FakeLedger:
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-        self.counts: dict[str, int] = {}
-        self.commits = 0
-
-    def committed(self, record_ids: Sequence[str]) -> set[str]:
-        return self.done & set(record_ids)
-
-    def commit(
-        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
-    ) -> None:
-        assert not (self.done & set(record_ids)), "a record is committed twice"
-        self.done |= set(record_ids)
-        for name, value in counts.items():
-            self.counts[name] = self.counts.get(name, 0) + value
-        self.commits += 1
+def txn(txn_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid transaction as a producer sends it."""
+    return {
+        "transaction_id": txn_id,
+        "event_time": (NOW - timedelta(minutes=5)).isoformat(),
+        "card_id": "card_1",
+        "customer_id": "cus_1",
+        "merchant_id": "m_1",
+        "mcc": "0742",
+        "amount": 12.5,
+        "currency": "EUR",
+        "country": "DE",
+        "merchant_country": "DE",
+        "channel": "pos",
+        "entry_mode": "chip",
+        "card_present": True,
+        **overrides,
+    }
 
 
-class FakeZones:
-    def __init__(self, fail: bool = False) -> None:
-        self.objects: dict[str, Any] = {}
-        self.fail = fail
-
-    def write_curated(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> list[str]:
-        if self.fail:
-            raise ConnectionError("S3 unavailable")
-        key = f"curated/{contract}/stream-{batch_id}.parquet"
-        self.objects[key] = rows
-        return [key]
-
-    def write_quarantine(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> str:
-        key = f"quarantine/{contract}/stream-{batch_id}.jsonl"
-        self.objects[key] = rows
-        return key
-
-    def write_manifest(self, contract: str, batch_id: str, manifest: dict[str, Any]) -> str:
-        key = f"manifests/{contract}/stream/{batch_id}.json"
-        self.objects[key] = manifest
-        return key
-
-
-def validate(records: list[Any]) -> list[tuple[dict[str, Any] | None, list[str], list[str]]]:
-    return [validate_one(r) for r in records]
-
-
-def validate_one(record: Any) -> tuple[dict[str, Any] | None, list[str], list[str]]:
-    """A stand-in contract: a dict with a transaction_id and a positive amount."""
-    if not isinstance(record, dict):
-        return None, ["type:record"], ["record is not a JSON object"]
-    if not record.get("transaction_id"):
-        return None, ["not_null:transaction_id"], ["transaction_id is missing"]
-    if not isinstance(record.get("amount"), int | float) or record["amount"] <= 0:
-        return None, ["range:amount"], [f"amount={record.get('amount')!r} is not positive"]
-    return {"transaction_id": record["transaction_id"], "amount": record["amount"]}, [], []
-
-
-def rec(seq: int, data: bytes | dict[str, Any], shard: str = "shardId-000") -> KinesisRecord:
+def rec(seq: int, data: bytes | dict[str, Any], shard: str = SHARD) -> KinesisRecord:
     raw = json.dumps(data).encode() if isinstance(data, dict) else data
-    return KinesisRecord(shard, f"{seq:020d}", "pk", raw)
+    return KinesisRecord(shard, str(seq), "pk", raw)
 
 
-def make_batch(
-    records: list[KinesisRecord],
-    claims: FakeClaims,
-    ledger: FakeLedger,
-    zones: FakeZones,
-    feed: Any = None,
-) -> StreamBatch:
-    """A batch of the stand-in contract with every record added, as the handler does."""
-    batch = StreamBatch(
-        records,
-        contract_name="transactions",
-        contract_version="1.0.0",
-        unique_key=["transaction_id"],
-        validate=validate,
-        claims=claims,
-        ledger=ledger,
-        zones=zones,
-        now=NOW,
-        feed=feed,
-    )
-    for record in records:
-        batch.add(record)
-    return batch
+class Lake:
+    def __init__(self) -> None:
+        self.store = MemoryBucket("lake")
+        self.counters = Counters()
+        self.claims = MemoryFileClaims()
+        self.log = MemoryCommitLog(self.counters, self.claims, {})
+        self.index = MemoryKeyIndex(self.log)
+        self.zones = Zones("lake")
+        self.contract = load_contract(CONTRACT)
 
+    def ingestion(self, store: Any = None, feed: Any = None) -> StreamIngestion:
+        return StreamIngestion(
+            self.contract,
+            stream=STREAM,
+            store=store or self.store,
+            zones=self.zones,
+            log=self.log,
+            index_store=self.index,
+            feed=feed,
+            now=NOW,
+            index_ttl_seconds=86_400,
+        )
 
-def run(
-    records: list[KinesisRecord], claims: FakeClaims, ledger: FakeLedger, zones: FakeZones
-) -> Any:
-    return make_batch(records, claims, ledger, zones).commit()
+    def run(self, records: list[KinesisRecord], **kw: Any) -> StreamResult:
+        batch = self.ingestion(**kw)
+        for record in records:
+            batch.add(record)
+        return batch.finish()
+
+    def counts(self) -> dict[str, int]:
+        return self.counters.of(CONTRACT, "kinesis")
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for key in self.store.keys("quarantine/")
+            for line in self.store.body(key).splitlines()
+        ]
+
+    def curated_ids(self) -> list[str]:
+        return sorted(r["transaction_id"] for r in self.store.rows("curated/"))
 
 
 @pytest.fixture
-def ports() -> tuple[FakeClaims, FakeLedger, FakeZones]:
-    return FakeClaims(), FakeLedger(), FakeZones()
+def lake() -> Lake:
+    return Lake()
 
 
-def test_good_bad_and_malformed_records_are_all_accounted(ports: Any) -> None:
+def test_good_bad_and_malformed_records_are_all_accounted(lake: Lake) -> None:
     # Given a good record, an invalid one, a malformed one and bytes that are not UTF-8
     records = [
-        rec(1, {"transaction_id": "t1", "amount": 10}),
-        rec(2, {"transaction_id": "t2", "amount": -5}),
+        rec(1, txn("t1")),
+        rec(2, txn("t2", amount=-5)),
         rec(3, b"{not json"),
         rec(4, b"\xff\xfe\x00garbage"),
     ]
     # When the batch is ingested
-    outcome = run(records, *ports)
-    _claims, ledger, zones = ports
+    result = lake.run(records)
     # Then one row is curated and three are quarantined with their reasons, none lost
-    assert [r["transaction_id"] for r in outcome.curated] == ["t1"]
-    assert outcome.rule_counts() == {"range:amount": 1, "malformed_json": 2}
-    assert ledger.counts == {"in_records": 4, "curated": 1, "quarantined": 3}
-    quarantine = next(v for k, v in zones.objects.items() if k.startswith("quarantine/"))
-    assert "amount=-5 is not positive" in quarantine[0]["reasons"][0]
-    assert quarantine[2]["record"].startswith("base64:")
+    assert [r["transaction_id"] for r in result.curated] == ["t1"]
+    assert result.rule_counts() == {"range:amount": 1, "malformed_json": 1, "encoding": 1}
+    assert lake.counts() == {"in_records": 4, "curated": 1, "quarantined": 3}
+    by_rule = {rule: r for r in lake.quarantined() for rule in r["rules"]}
+    assert "amount=-5" in by_rule["range:amount"]["reasons"][0]
+    assert by_rule["encoding"]["record"].startswith("base64:")
+    assert lake.curated_ids() == ["t1"]
 
 
-def test_a_transaction_delivered_twice_is_kept_once(ports: Any) -> None:
-    # Given the same transaction in two Kinesis records (a producer retry)
-    txn = {"transaction_id": "t1", "amount": 10}
-    outcome = run([rec(1, txn), rec(2, txn)], *ports)
-    # Then it is curated once and the copy is quarantined as a duplicate naming the first record
-    assert len(outcome.curated) == 1
-    (dup,) = outcome.rejected
-    assert dup.rules == ["duplicate_key"]
-    assert "already ingested from record shardId-000:" in dup.reasons[0]
-    # And a later batch with the same transaction also sees the duplicate
-    later = run([rec(3, txn)], *ports)
-    assert later.curated == [] and later.rejected[0].rules == ["duplicate_key"]
+def test_records_that_break_the_decoder_never_fail_their_neighbours(lake: Lake) -> None:
+    # Given a batch with hostile records between good ones: nesting a few thousand levels deep,
+    # a lone surrogate escape, a value no rule anticipated
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    records = [
+        rec(1, txn("g1")),
+        rec(2, deep),
+        rec(3, b'{"transaction_id": "\\ud800"}'),
+        rec(4, txn("g2")),
+        rec(5, json.dumps([1, 2]).encode()),
+    ]
+    # When ingested
+    result = lake.run(records)
+    # Then the good ones are curated and each bad one is quarantined with its own rule
+    assert sorted(r["transaction_id"] for r in result.curated) == ["g1", "g2"]
+    assert result.rule_counts() == {"too_deep": 1, "encoding": 1, "not_an_object": 1}
+    assert lake.counts() == {"in_records": 5, "curated": 2, "quarantined": 3}
 
 
-def test_redelivery_of_a_committed_batch_changes_nothing(ports: Any) -> None:
-    _claims, ledger, zones = ports
-    records = [rec(1, {"transaction_id": "t1", "amount": 1}), rec(2, b"bad")]
-    run(records, *ports)
-    before = (dict(ledger.counts), dict(zones.objects))
-    # When Lambda's response was lost and the batch comes again
-    outcome = run(records, *ports)
-    # Then everything is skipped: no new files, no new counts
-    assert outcome.skipped_committed == 2
-    assert (ledger.counts, zones.objects) == before
-    assert ledger.commits == 1
+def test_an_unexpected_validation_error_is_contained_to_its_record(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraudops_shared.ingestion import stream
+
+    real = stream.validate_batch
+
+    def fragile(contract: Any, table: Any, **kw: Any) -> Any:
+        if "boom" in table.column("transaction_id").to_pylist():
+            raise ZeroDivisionError("a rule nobody anticipated")
+        return real(contract, table, **kw)
+
+    monkeypatch.setattr(stream, "validate_batch", fragile)
+    result = lake.run([rec(1, txn("ok1")), rec(2, txn("boom")), rec(3, txn("ok2"))])
+    # Then the vectorised pass failed, each record was validated alone, and only one is lost
+    assert sorted(r["transaction_id"] for r in result.curated) == ["ok1", "ok2"]
+    (bad,) = result.rejected
+    assert bad.rules == ["unprocessable"] and "ZeroDivisionError" in bad.reasons[0]
 
 
-def test_a_failed_write_commits_nothing_and_the_retry_succeeds(ports: Any) -> None:
-    claims, ledger, _ = ports
-    records = [rec(1, {"transaction_id": "t1", "amount": 1})]
-    # Given S3 fails while the batch is written
-    with pytest.raises(ConnectionError):
-        run(records, claims, ledger, FakeZones(fail=True))
-    assert ledger.counts == {}
-    # When the batch is retried, Then the claim is recognized as its own and the row is curated
-    outcome = run(records, claims, ledger, FakeZones())
-    assert [r["transaction_id"] for r in outcome.curated] == ["t1"]
-    assert ledger.counts == {"in_records": 1, "curated": 1, "quarantined": 0}
+def test_a_transaction_delivered_twice_is_kept_once(lake: Lake) -> None:
+    # Given the same transaction twice in a batch and once more in a later batch
+    first = lake.run([rec(1, txn("d1")), rec(2, txn("d1"))])
+    later = lake.run([rec(3, txn("d1")), rec(4, txn("d2"))])
+    # Then it is curated once; the copies are quarantined as duplicates
+    assert [r["transaction_id"] for r in first.curated] == ["d1"]
+    assert first.rule_counts() == {"duplicate_key": 1}
+    assert [r["transaction_id"] for r in later.curated] == ["d2"]
+    assert later.duplicates == 1 and "kinesis commit" in later.rejected[0].reasons[0]
+    assert lake.curated_ids() == ["d1", "d2"]
+    assert lake.counts() == {"in_records": 4, "curated": 2, "quarantined": 2}
 
 
-def test_kpl_aggregates_are_split_and_corrupted_ones_kept(ports: Any) -> None:
-    # Given one aggregated Kinesis record with three transactions, and a corrupted aggregate
-    good = kpl.aggregate(
-        [
-            ("pk", json.dumps({"transaction_id": f"a{i}", "amount": i + 1}).encode())
-            for i in range(3)
-        ]
-    )
-    corrupted = good[:-3] + b"xyz"
-    outcome = run([rec(1, good), rec(2, corrupted)], *ports)
-    # Then the three are curated with sub-record ids, and the corrupted one is quarantined whole
-    assert [r["_record_id"].rsplit(":", 1)[1] for r in outcome.curated] == ["0", "1", "2"]
-    (broken,) = outcome.rejected
-    assert broken.rules == ["kpl_aggregate"]
-    assert ports[1].counts["in_records"] == 4
+def test_a_key_curated_by_a_file_is_a_duplicate_on_the_stream(lake: Lake) -> None:
+    from fraudops_shared.ingestion.batch import BatchIngestor
+    from tests.unit.ingestion.test_batch import csv_bytes, row
+
+    # Given a file that curated t-000001
+    batch = BatchIngestor(store=lake.store, claims=lake.claims, log=lake.log,
+                          index_store=lake.index, zones=lake.zones)  # fmt: skip
+    obj = lake.store.land(f"landing/{CONTRACT}/f.csv", csv_bytes([row(1)]))
+    file_row = batch.ingest(obj, owner="req", now=NOW)
+    assert file_row.valid == 1
+    # When the stream brings the same transaction
+    copy = {k: v for k, v in row(1).items() if v is not None}
+    result = lake.run([rec(1, copy)])
+    # Then it is quarantined naming the file's manifest
+    assert result.curated == [] and result.duplicates == 1
+    assert file_row.manifest_key in result.rejected[0].reasons[0]
 
 
-def test_large_batches_commit_in_groups_within_the_transaction_limit(ports: Any) -> None:
-    claims, ledger, zones = ports
-    # Given 250 Kinesis records in one invocation (DynamoDB allows 100 items per transaction)
-    records = [rec(i, {"transaction_id": f"g{i}", "amount": 1}) for i in range(250)]
-    outcome = run(records, claims, ledger, zones)
-    # Then they are committed in three groups, each with its own manifest, and all are counted
-    assert ledger.commits == 3
-    manifests = [v for k, v in zones.objects.items() if k.startswith("manifests/")]
-    assert sorted(len(m["kinesis_records"]) for m in manifests) == [52, 99, 99]
-    assert len(outcome.curated) == 250 and ledger.counts["curated"] == 250
+def test_redelivery_of_a_committed_batch_changes_nothing(lake: Lake) -> None:
+    records = [rec(1, txn("r1")), rec(2, b"nope")]
+    lake.run(records)
+    before = (lake.store.keys(), lake.counts())
+    # When the same batch (or a bisected half of it) comes again
+    again = lake.run(records)
+    half = lake.run(records[1:])
+    # Then it is skipped by the shard's checkpoint: nothing written, nothing counted
+    assert again.skipped_committed == 2 and half.skipped_committed == 1
+    assert (lake.store.keys(), lake.counts()) == before
 
 
-def test_a_one_megabyte_record_is_quarantined_with_its_reason(ports: Any) -> None:
-    from fraudops_shared.contracts import load_contract
-    from fraudops_shared.contracts.validation import validate_records
+def test_a_failed_commit_leaves_nothing_and_the_retry_succeeds(lake: Lake) -> None:
+    records = [rec(1, txn("f1")), rec(2, txn("f2"))]
+    # Given the commit fails (DynamoDB unavailable)
+    lake.log.fail_next = 5
+    with pytest.raises(CommitConflict):
+        lake.run(records)
+    # Then nothing reached curated/ and nothing was counted
+    assert lake.store.keys("curated/") == [] and lake.counts() == {}
+    # When Lambda retries the batch, Then it is curated once
+    lake.run(records)
+    assert lake.curated_ids() == ["f1", "f2"] and lake.counts()["curated"] == 2
 
-    claims, ledger, zones = ports
-    contract = load_contract("transactions")
 
-    def real(records: list[Any]) -> list[tuple[dict[str, Any] | None, list[str], list[str]]]:
-        return [
-            (r.valid_row, r.rules, r.reasons) for r in validate_records(contract, records, now=NOW)
-        ]
+def test_claims_never_outlive_a_failed_batch(lake: Lake) -> None:
+    # Given a batch that wrote its index pages, then failed to commit
+    lake.log.fail_next = 5
+    with pytest.raises(CommitConflict):
+        lake.run([rec(1, txn("o1"))])
+    assert lake.index.calls.get("put_pages")
+    # When the producer sends the transaction again after the outage (new sequence numbers)
+    result = lake.run([rec(9, txn("o1"))])
+    # Then it is curated: the failed batch's pages never counted
+    assert [r["transaction_id"] for r in result.curated] == ["o1"] and result.duplicates == 0
 
-    # Given a record of 1 MB (Kinesis' maximum): a transaction id of a million characters
-    huge = json.dumps({"transaction_id": "x" * 1_000_000, "amount": 1}).encode()
-    batch = StreamBatch(
-        [rec(1, huge)],
-        contract_name=contract.name,
-        contract_version=contract.version,
-        unique_key=contract.unique_key,
-        validate=real,
-        claims=claims,
-        ledger=ledger,
-        zones=zones,
-        now=NOW,
-    )
-    batch.add(rec(1, huge))
-    outcome = batch.commit()
-    # Then it is quarantined whole, with the specific rules it broke, and counted
-    (rejected,) = outcome.rejected
+
+def test_a_crash_after_the_commit_is_finished_by_the_next_batch(lake: Lake) -> None:
+    class DiesAtPromotion(MemoryBucket):
+        def copy_within(self, source_key: str, dest_key: str) -> None:
+            raise KeyboardInterrupt  # a kill: nothing of ours runs after it
+
+    dying = DiesAtPromotion("lake")
+    dying.objects = lake.store.objects
+    with pytest.raises(KeyboardInterrupt):
+        lake.run([rec(1, txn("p1"))], store=dying)
+    assert lake.counts()["curated"] == 1 and lake.store.keys("curated/") == []
+    # When the shard's next batch arrives, Then it first finishes the promotion
+    lake.run([rec(2, txn("p2"))])
+    assert lake.curated_ids() == ["p1", "p2"] and lake.store.keys("_staging/") == []
+
+
+def test_kpl_aggregates_are_split_and_corrupted_ones_kept(lake: Lake) -> None:
+    good = kpl.aggregate([("card", json.dumps(txn(f"k{i}")).encode()) for i in range(3)])
+    broken = good[:-3] + b"xxx"  # the MD5 no longer matches
+    result = lake.run([rec(1, good), rec(2, broken)])
+    assert sorted(r["transaction_id"] for r in result.curated) == ["k0", "k1", "k2"]
+    assert result.rule_counts() == {"kpl_aggregate": 1}
+    assert {r["_record_id"] for r in result.curated} == {f"{SHARD}:1:{i}" for i in range(3)}
+
+
+def test_ten_thousand_records_are_one_commit(lake: Lake) -> None:
+    records = [rec(i, txn(f"b{i:05d}")) for i in range(10_000)]
+    result = lake.run(records)
+    assert len(result.curated) == 10_000 and lake.log.commits == 1
+    assert lake.counts() == {"in_records": 10_000, "curated": 10_000, "quarantined": 0}
+    assert len(lake.store.keys("curated/")) == 1  # one day: one Parquet object
+
+
+def test_a_one_megabyte_record_is_quarantined_with_its_reason(lake: Lake) -> None:
+    huge = json.dumps(txn("x" * 1_000_000)).encode()
+    result = lake.run([rec(1, huge)])
+    (rejected,) = result.rejected
     assert "max_length:transaction_id" in rejected.rules
-    assert len(rejected.record) == len(huge)
-    assert ledger.counts == {"in_records": 1, "curated": 0, "quarantined": 1}
+    over = lake.run([rec(2, b'{"a": "' + b"y" * (1 << 20) + b'"}')])
+    assert over.rejected[0].rules == ["record_too_large"]
 
 
 class RecordingFeed:
-    """The scoring feed port; notes when it was called relative to the ledger's commits."""
+    """The scoring feed port; notes when it was called relative to the commits."""
 
-    def __init__(self, ledger: FakeLedger, fail: bool = False) -> None:
-        self.ledger, self.fail = ledger, fail
+    def __init__(self, log: MemoryCommitLog, fail: bool = False) -> None:
+        self.log, self.fail = log, fail
         self.published: list[str] = []
         self.commits_before_publish: int | None = None
 
     def publish(self, rows: Any, *, now: datetime) -> int:
-        self.commits_before_publish = self.ledger.commits
+        self.commits_before_publish = self.log.commits
         if self.fail:
             raise ConnectionError("the feed refused the batch")
         self.published += [r["transaction_id"] for r in rows]
         return len(rows)
 
 
-def batch_with_feed(records: list[KinesisRecord], ports: Any, feed: RecordingFeed) -> StreamBatch:
-    claims, ledger, zones = ports
-    return make_batch(records, claims, ledger, zones, feed=feed)
-
-
-def test_curated_rows_are_published_before_the_commit(ports: Any) -> None:
-    # Given a batch of two good transactions and a bad one, with a scoring feed
-    _claims, ledger, _zones = ports
-    feed = RecordingFeed(ledger)
-    records = [
-        rec(1, {"transaction_id": "p1", "amount": 1}),
-        rec(2, {"transaction_id": "p2", "amount": -1}),
-        rec(3, {"transaction_id": "p3", "amount": 2}),
-    ]
-    # When it finishes
-    batch_with_feed(records, ports, feed).finish()
+def test_curated_rows_are_published_before_the_commit(lake: Lake) -> None:
+    feed = RecordingFeed(lake.log)
+    records = [rec(1, txn("p1")), rec(2, txn("p2", amount=-1)), rec(3, txn("p3"))]
+    lake.run(records, feed=feed)
     # Then the curated rows were published while nothing was committed yet, then committed
-    assert feed.commits_before_publish == 0 and ledger.commits == 1
+    assert feed.commits_before_publish == 0 and lake.log.commits == 1
     assert feed.published == ["p1", "p3"]
 
 
-def test_a_failed_publish_commits_nothing_so_the_retry_publishes_again(ports: Any) -> None:
-    _claims, ledger, _zones = ports
-    records = [rec(1, {"transaction_id": "q1", "amount": 1})]
-    # Given a feed that refuses the batch
+def test_a_failed_publish_commits_nothing_so_the_retry_publishes_again(lake: Lake) -> None:
+    records = [rec(1, txn("q1"))]
     with pytest.raises(ConnectionError):
-        batch_with_feed(records, ports, RecordingFeed(ledger, fail=True)).finish()
-    # Then nothing was committed, and the retry publishes and commits
-    assert ledger.commits == 0 and ledger.counts == {}
-    feed = RecordingFeed(ledger)
-    batch_with_feed(records, ports, feed).finish()
-    assert feed.published == ["q1"] and ledger.counts["curated"] == 1
+        lake.run(records, feed=RecordingFeed(lake.log, fail=True))
+    assert lake.log.commits == 0 and lake.counts() == {}
+    feed = RecordingFeed(lake.log)
+    lake.run(records, feed=feed)
+    assert feed.published == ["q1"] and lake.counts()["curated"] == 1
 
 
-def test_a_redelivered_committed_batch_publishes_nothing_again(ports: Any) -> None:
-    _claims, ledger, _zones = ports
-    records = [rec(1, {"transaction_id": "r1", "amount": 1})]
-    batch_with_feed(records, ports, RecordingFeed(ledger)).finish()
-    # When the same records come again after the commit
-    again = RecordingFeed(ledger)
-    batch_with_feed(records, ports, again).finish()
-    # Then the feed is not called (its copy went out with the first delivery)
+def test_a_redelivered_committed_batch_publishes_nothing_again(lake: Lake) -> None:
+    records = [rec(1, txn("r1"))]
+    lake.run(records, feed=RecordingFeed(lake.log))
+    again = RecordingFeed(lake.log)
+    lake.run(records, feed=again)
     assert again.published == [] and again.commits_before_publish is None

@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 
 from fraudops_shared.lake import snapshot_store, snapshots
+from fraudops_shared.lake.commits import Commit
 from fraudops_shared.lake.snapshots import FrozenObject, SnapshotError
-from tests.unit.fakes import MemoryBucket, MemoryLedger, MemorySnapshotCatalog
+from tests.unit.fakes import (
+    Counters,
+    MemoryBucket,
+    MemoryCommitLog,
+    MemoryFileClaims,
+    MemorySnapshotCatalog,
+)
 
 BUCKET = "fraudops-unit-data"
 C = "transactions"
@@ -47,40 +54,17 @@ def stream_manifest(
 # --- pure ---------------------------------------------------------------------------------------
 
 
-def test_candidates_skip_duplicates_dead_letters_and_other_contracts() -> None:
-    # Given every kind of manifest key under the contract, and another contract's
-    keys = [
-        f"manifests/{C}/aa.json",
-        f"manifests/{C}/aa.duplicate-0123456789abcdef.json",
-        f"manifests/{C}/stream/shard-1-2.json",
-        f"manifests/{C}/stream/dlq-xyz.json",
-        f"manifests/{C}x/bb.json",
-        f"manifests/{C}/notes.txt",
-    ]
-    # When the candidates are chosen; Then only first-file and non-dead-letter stream manifests
-    files, streams = snapshots.candidate_manifest_keys(keys, C)
-    assert files == [f"manifests/{C}/aa.json"]
-    assert streams == [f"manifests/{C}/stream/shard-1-2.json"]
-
-
-def test_only_committed_manifests_are_selected() -> None:
-    # Given an ingested file, a quarantined file, a duplicate, and three stream batches:
-    # committed, orphaned (no mark), and re-bisected (the mark names another manifest)
-    files = {
+def test_only_manifests_with_curated_outputs_are_selected() -> None:
+    # Given committed manifests: an ingested file, a whole-file quarantine, a stream batch and a
+    # dead-letter batch
+    manifests = {
         "m/a.json": file_manifest("ingested", ["c/a.parquet"], 10),
         "m/q.json": file_manifest("quarantined_file", [], 0),
-        "m/d.json": file_manifest("duplicate", [], 0),
-    }
-    streams = {
         "m/stream/ok.json": stream_manifest("ok", ["s:1", "s:2"], ["c/ok.parquet"], 2),
-        "m/stream/orphan.json": stream_manifest("orphan", ["s:9"], ["c/orphan.parquet"], 1),
-        "m/stream/old.json": stream_manifest("old", ["s:5", "s:6"], ["c/old.parquet"], 2),
         "m/stream/dlq-1.json": stream_manifest("dlq-1", ["s:7"], [], 0),
     }
-    marks = {"s:1": "m/stream/ok.json", "s:5": "m/stream/new.json", "s:7": "m/stream/dlq-1.json"}
-    # When the committed ones are selected
-    chosen = snapshots.committed_manifests(files, streams, marks)
-    # Then only the ingested file and the committed batch remain, with their curated keys
+    # When those with curated data are chosen, Then the file and the stream batch remain
+    chosen = snapshots.with_curated(manifests)
     assert list(chosen) == ["m/a.json", "m/stream/ok.json"]
     assert snapshots.curated_keys(chosen) == ["c/a.parquet", "c/ok.parquet"]
     assert sum(snapshots.curated_rows(m) for m in chosen.values()) == 12
@@ -156,20 +140,29 @@ def test_a_tampered_document_fails_verification() -> None:
 
 
 class Lake:
-    """The data bucket, the stream ledger (its commit marks) and the snapshot catalog."""
+    """The data bucket, the commit log (what is committed) and the snapshot catalog."""
 
     def __init__(self) -> None:
         self.files = MemoryBucket(BUCKET)
-        self.ledger = MemoryLedger()
+        self.log = MemoryCommitLog(Counters(), MemoryFileClaims(), {})
         self.catalog = MemorySnapshotCatalog()
 
     def put_json(self, key: str, doc: dict[str, Any]) -> None:
         self.files.put(key, json.dumps(doc).encode())
 
-    def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
+    def commit(
+        self, commit_id: str, manifest_key: str, staged: dict[str, str] | None = None
+    ) -> None:
+        self.log.commit(
+            Commit(commit_id, C, "kinesis", manifest_key, {"in_records": 1},
+                   staged=staged or {}),
+            expires_at=0,
+        )  # fmt: skip
+
+    def snapshot(self, now: datetime | None = None, promote: bool = True) -> dict[str, Any]:
         return snapshot_store.create_snapshot(
-            self.files, self.ledger, self.catalog, bucket=BUCKET, contract=C,
-            contract_version="1.0.0", now=now,
+            self.files, self.log, self.catalog, bucket=BUCKET, contract=C,
+            contract_version="1.0.0", now=now, promoter=self.files if promote else None,
         )  # fmt: skip
 
 
@@ -179,23 +172,22 @@ def lake() -> Lake:
 
 
 def land(lake: Lake) -> None:
-    """An ingested file, a duplicate, a committed stream batch, and an orphaned one."""
+    """An ingested file, a duplicate, a committed stream batch, and an uncommitted one."""
     lake.files.put(f"curated/{C}/d=1/a.parquet", b"aaaa")
     lake.files.put(f"curated/{C}/d=1/s1.parquet", b"ss")
-    lake.files.put(f"curated/{C}/d=1/orphan.parquet", b"oo")
+    lake.files.put(f"_staging/orphan/curated/{C}/d=1/orphan.parquet", b"oo")
     lake.put_json(
         f"manifests/{C}/aa.json", file_manifest("ingested", [f"curated/{C}/d=1/a.parquet"], 7)
     )
+    lake.commit("file-aa", f"manifests/{C}/aa.json")
     lake.put_json(f"manifests/{C}/aa.duplicate-1.json", file_manifest("duplicate", [], 0))
     committed = f"manifests/{C}/stream/s1.json"
     lake.put_json(
         committed, stream_manifest("s1", ["sh:1", "sh:2"], [f"curated/{C}/d=1/s1.parquet"], 3)
     )
+    lake.commit("s1", committed)
     orphan = stream_manifest("orphan", ["sh:3"], [f"curated/{C}/d=1/orphan.parquet"], 1)
-    lake.put_json(f"manifests/{C}/stream/orphan.json", orphan)
-    lake.ledger.commit(
-        C, ["sh:1", "sh:2"], {"in_records": 3, "curated": 3, "quarantined": 0}, committed
-    )
+    lake.put_json(f"_staging/orphan/manifests/{C}/stream/orphan.json", orphan)
 
 
 def test_a_snapshot_freezes_versions_and_is_registered(lake: Lake) -> None:
@@ -244,10 +236,32 @@ def test_same_data_same_hash_and_an_overwrite_changes_it(lake: Lake) -> None:
 
 
 def test_nothing_committed_is_an_error_and_no_snapshot_is_registered(lake: Lake) -> None:
-    # Given only a duplicate and an orphaned stream batch
+    # Given only a duplicate and an uncommitted stream batch
     lake.put_json(f"manifests/{C}/aa.duplicate-1.json", file_manifest("duplicate", [], 0))
-    lake.put_json(f"manifests/{C}/stream/o.json", stream_manifest("o", ["x:1"], ["c/o.parquet"], 1))
+    lake.put_json(
+        f"_staging/o/manifests/{C}/stream/o.json", stream_manifest("o", ["x:1"], ["c/o.parquet"], 1)
+    )
     # When a snapshot is asked for, Then it fails clearly and nothing is registered
     with pytest.raises(SnapshotError, match="no committed curated data"):
         lake.snapshot()
     assert snapshot_store.latest_snapshot(lake.catalog, C) is None
+
+
+def test_a_committed_but_unpromoted_batch_is_finished_before_it_is_frozen(lake: Lake) -> None:
+    # Given a stream batch that committed, then crashed before its promotion
+    final = f"manifests/{C}/stream/late.json"
+    data = f"curated/{C}/d=2/late.parquet"
+    lake.files.put(f"_staging/late/{data}", b"ll")
+    lake.files.put(
+        f"_staging/late/{final}", json.dumps(stream_manifest("late", ["x:9"], [data], 4)).encode()
+    )
+    lake.commit(
+        "late", final, staged={f"_staging/late/{data}": data, f"_staging/late/{final}": final}
+    )
+    # When a snapshot is taken without the right to promote, Then it refuses to leave it out
+    with pytest.raises(SnapshotError, match="unpromoted"):
+        lake.snapshot(promote=False)
+    # When it may promote, Then it finishes the commit and includes the batch
+    snap = lake.snapshot()
+    assert [f["key"] for f in snap["files"]] == [data] and snap["row_count"] == 4
+    assert lake.files.keys("_staging/") == [] and lake.log.records["late"].promoted

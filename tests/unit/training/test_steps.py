@@ -24,11 +24,19 @@ import pytest
 from fraudops import generator
 from fraudops_shared.features.transforms import feature_set
 from fraudops_shared.lake import snapshot_store
+from fraudops_shared.lake.commits import Commit
 from fraudops_shared.registry.models import ModelRegistry
 from fraudops_shared.training import onnx_model, steps
 from fraudops_shared.training.config import resolve
 from fraudops_shared.training.dataset import Dataset, TrainingDataError
-from tests.unit.fakes import MemoryBucket, MemoryLedger, MemoryRegistryStore, MemorySnapshotCatalog
+from tests.unit.fakes import (
+    Counters,
+    MemoryBucket,
+    MemoryCommitLog,
+    MemoryFileClaims,
+    MemoryRegistryStore,
+    MemorySnapshotCatalog,
+)
 
 BUCKET = "fraudops-unit-data"
 C = "transactions"
@@ -45,7 +53,7 @@ class Env:
     def __init__(self) -> None:
         self.bucket = MemoryBucket(BUCKET)
         self.catalog = MemorySnapshotCatalog()
-        self.ledger = MemoryLedger()
+        self.log = MemoryCommitLog(Counters(), MemoryFileClaims(), {})
         self.registry = ModelRegistry(MemoryRegistryStore())
 
     def bytes_of(self, ref: dict[str, Any]) -> bytes:
@@ -82,9 +90,11 @@ def take_snapshot(
         "counts": {"rows_in": rows, "valid": rows, "rejected": 0},
         "outputs": {"curated": [key], "quarantine": [], "file": None},
     }
-    env.bucket.put(f"manifests/{C}/{seed:064x}.json", json.dumps(manifest).encode())
+    manifest_key = f"manifests/{C}/{seed:064x}.json"
+    env.bucket.put(manifest_key, json.dumps(manifest).encode())
+    env.log.commit(Commit(f"file-{seed}", C, "s3", manifest_key, {"files": 1}), expires_at=0)
     return snapshot_store.create_snapshot(
-        env.bucket, env.ledger, env.catalog, bucket=BUCKET, contract=C,
+        env.bucket, env.log, env.catalog, bucket=BUCKET, contract=C,
         contract_version="1.0.0", now=NOW,
     )  # fmt: skip
 

@@ -1,45 +1,36 @@
-"""Ingestion's items in the state table: file claims, transaction claims, commit marks, the
-accounting counters and the snapshot catalog (the model registry's items are in
-``aws.model_registry``). Key design: ``infra/constructs/state.py``.
+"""Ingestion's items in the state table: file claims, the accounting counters and the snapshot
+catalog, and the helpers every adapter of the table shares (commits and the dedupe index are in
+``aws.commit_log``, the model registry in ``aws.model_registry``). Key design:
+``infra/constructs/state.py``.
 
 Keys (pk / sk):
 * ``FILE#<sha256>`` / ``CLAIM#<contract>``: a file's content claimed by one invocation: ``status``
   IN_PROGRESS|COMPLETED, ``owner`` (Lambda request id), ``source_id``, ``source`` (map),
   ``claimed_at`` (epoch s), ``manifest``;
-* ``TXN#<contract>#<key>`` / ``CLAIM``: which record first brought a transaction (``owner``);
-* ``SEQ#<shard>:<sequence>`` / ``COMMITTED``: a Kinesis record whose batch was committed, with
-  the batch manifest's key. The first record's mark is kept for good (snapshots use it to tell a
-  committed stream manifest from an orphan); the others expire after the stream's retention,
-  when they can no longer be re-delivered;
 * ``ACCOUNT#<contract>#<source>`` / ``COUNTS``: ``in_records``, ``curated``, ``quarantined``,
-  ``dead_lettered`` counters, only ever changed with ADD inside the transaction that commits;
+  ``dead_lettered``, ``expired_unrecoverable`` counters, only ever changed with ADD inside the
+  transaction that commits;
 * ``SNAPSHOT#<contract>`` / ``<created_at>#<snapshot_id>``: the snapshot catalog.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from fraudops_shared.aws.clients import error_code
-from fraudops_shared.ingestion.claims import Claim, ClaimLostError
+from fraudops_shared.ingestion.claims import RETRYABLE_OUTCOMES, Claim
 from fraudops_shared.lake.store import SourceObject
-from fraudops_shared.runtime.settings import (
-    COMMIT_MARK_TTL_SECONDS,
-    MAX_RECORDS_PER_COMMIT,
-    SOURCE_S3,
-)
+from fraudops_shared.runtime.settings import PK_ACCOUNT, PK_FILE, PK_SNAPSHOT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
-COMMITTED_SK = "COMMITTED"
-SNAPSHOT_PK = "SNAPSHOT#"
+SNAPSHOT_PK = PK_SNAPSHOT
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 
 
@@ -48,7 +39,7 @@ def _s(value: str) -> dict[str, str]:
 
 
 def account_key(contract: str, source: str) -> dict[str, Any]:
-    return {"pk": _s(f"ACCOUNT#{contract}#{source}"), "sk": _s("COUNTS")}
+    return {"pk": _s(f"{PK_ACCOUNT}{contract}#{source}"), "sk": _s("COUNTS")}
 
 
 def add_counts(table: str, contract: str, source: str, counts: Mapping[str, int]) -> dict:
@@ -94,39 +85,50 @@ def query_all(client: DynamoDBClient, **kwargs: Any) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def commit_marks(client: DynamoDBClient, table: str, record_ids: Iterable[str]) -> dict[str, str]:
-    """Kinesis record id -> the manifest key of its ``COMMITTED`` mark (absent: uncommitted)."""
-    ids = list(dict.fromkeys(record_ids))
-    keys = [{"pk": _s(f"SEQ#{i}"), "sk": _s(COMMITTED_SK)} for i in ids]
-    items = batch_get(
-        client,
-        table,
-        keys,
-        ProjectionExpression="pk, #m",
-        ExpressionAttributeNames={"#m": "manifest"},
-    )
-    return {item["pk"]["S"][4:]: item.get("manifest", {}).get("S", "") for item in items}
-
-
 # --- files -------------------------------------------------------------------------------------
 
 
 class DynamoFileClaims:
-    """Claims of file contents and the s3 counters of each contract (``ingestion.batch``)."""
+    """Claims of file contents (``ingestion.claims.FileClaims``); completed by the commit
+    (``aws.commit_log.DynamoCommitLog``), in the transaction that adds the counters."""
 
-    def __init__(self, client: DynamoDBClient, table: str, source: str = SOURCE_S3) -> None:
-        self.client, self.table, self.source = client, table, source
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client, self.table = client, table
 
     @staticmethod
     def _key(sha256: str, contract: str) -> dict[str, Any]:
-        return {"pk": _s(f"FILE#{sha256}"), "sk": _s(f"CLAIM#{contract}")}
+        return {"pk": _s(f"{PK_FILE}{sha256}"), "sk": _s(f"CLAIM#{contract}")}
 
     def claim(
         self, sha256: str, contract: str, source: SourceObject, owner: str, now: float, stale: float
     ) -> Claim:
         src = {k: _s(str(v)) for k, v in source.as_dict().items() if v is not None}
+        old = self._get(sha256, contract)
+        retry = (
+            old.get("status", {}).get("S") == COMPLETED
+            and old.get("outcome", {}).get("S") in RETRYABLE_OUTCOMES
+            and old.get("source_id", {}).get("S") != source.source_id
+        )
+        attempt = int(old.get("attempt", {}).get("N", "1")) + (1 if retry else 0)
+        values: dict[str, Any] = {
+            ":ip": _s(IN_PROGRESS),
+            ":owner": _s(owner),
+            ":stale": {"N": str(int(now - stale))},
+        }
+        # new; or unfinished and (ours: an async retry keeps its request id, or stale); or a
+        # retryable outcome landed again (conditioned on the outcome and source read)
+        condition = (
+            "attribute_not_exists(pk) OR (#s = :ip AND (#o = :owner OR claimed_at < :stale))"
+        )
+        if retry:
+            condition = "#s = :done AND outcome = :outcome AND source_id = :old_source"
+            values = {
+                ":done": _s(COMPLETED),
+                ":outcome": old["outcome"],
+                ":old_source": old["source_id"],
+            }
         try:
-            resp = self.client.put_item(
+            self.client.put_item(
                 TableName=self.table,
                 Item={
                     **self._key(sha256, contract),
@@ -135,69 +137,34 @@ class DynamoFileClaims:
                     "source_id": _s(source.source_id),
                     "source": {"M": src},
                     "claimed_at": {"N": str(int(now))},
+                    "attempt": {"N": str(attempt)},
                 },
-                # new, or unfinished and (ours: an async retry keeps its request id, or stale)
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR "
-                    "(#s = :ip AND (#o = :owner OR claimed_at < :stale))"
-                ),
-                ExpressionAttributeNames={"#s": "status", "#o": "owner"},
-                ExpressionAttributeValues={
-                    ":ip": _s(IN_PROGRESS),
-                    ":owner": _s(owner),
-                    ":stale": {"N": str(int(now - stale))},
-                },
-                ReturnValues="ALL_OLD",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status", **({} if retry else {"#o": "owner"})},
+                ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
             item: Any = err.response.get("Item")
-            old: dict[str, Any] = item or self._get(sha256, contract)
-            done = old.get("status", {}).get("S") == COMPLETED
+            current: dict[str, Any] = item or self._get(sha256, contract)
+            done = current.get("status", {}).get("S") == COMPLETED
             return Claim(
                 "completed" if done else "busy",
-                source_id=old.get("source_id", {}).get("S"),
-                manifest_key=old.get("manifest", {}).get("S"),
-                source={k: v["S"] for k, v in old.get("source", {}).get("M", {}).items()},
+                source_id=current.get("source_id", {}).get("S"),
+                manifest_key=current.get("manifest", {}).get("S"),
+                source={k: v["S"] for k, v in current.get("source", {}).get("M", {}).items()},
+                attempt=int(current.get("attempt", {}).get("N", "1")),
+                commit_id=current.get("commit_id", {}).get("S"),
             )
-        return Claim("claimed", taken_over=bool(resp.get("Attributes")))
+        return Claim("claimed", taken_over=bool(old) and not retry, attempt=attempt)
 
     def _get(self, sha256: str, contract: str) -> dict[str, Any]:
         resp = self.client.get_item(
             TableName=self.table, Key=self._key(sha256, contract), ConsistentRead=True
         )
         return dict(resp.get("Item") or {})
-
-    def complete(
-        self, sha256: str, contract: str, owner: str, manifest_key: str, counts: dict[str, int]
-    ) -> None:
-        completion = {
-            "Update": {
-                "TableName": self.table,
-                "Key": self._key(sha256, contract),
-                "UpdateExpression": "SET #s = :done, manifest = :m, counts = :c",
-                "ConditionExpression": "#s = :ip AND #o = :owner",
-                "ExpressionAttributeNames": {"#s": "status", "#o": "owner"},
-                "ExpressionAttributeValues": {
-                    ":done": _s(COMPLETED),
-                    ":ip": _s(IN_PROGRESS),
-                    ":owner": _s(owner),
-                    ":m": _s(manifest_key),
-                    ":c": {"M": {k: {"N": str(v)} for k, v in counts.items()}},
-                },
-            }
-        }
-        items: Any = [completion, add_counts(self.table, contract, self.source, counts)]
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as err:
-            if error_code(err) == "TransactionCanceledException":
-                raise ClaimLostError(
-                    f"claim FILE#{sha256[:16]} of {contract} is no longer held by {owner}"
-                ) from err
-            raise
 
     def release(self, sha256: str, contract: str, owner: str) -> None:
         try:
@@ -213,76 +180,13 @@ class DynamoFileClaims:
                 raise
 
 
-# --- stream ------------------------------------------------------------------------------------
-
-
-class DynamoTransactionClaims:
-    """First writer wins; the same owner may claim again (a retry of the same record)."""
-
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self.client, self.table = client, table
-
-    def claim(self, key: str, owner: str) -> str | None:
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={"pk": _s(key), "sk": _s("CLAIM"), "owner": _s(owner)},
-                ConditionExpression="attribute_not_exists(pk) OR #o = :owner",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":owner": _s(owner)},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as err:
-            if error_code(err) != "ConditionalCheckFailedException":
-                raise
-            item: Any = err.response.get("Item", {})
-            return str(item.get("owner", {}).get("S", "another record"))
-        return None
-
-
-class DynamoLedger:
-    """Commit marks and counters for one source (``kinesis`` or ``s3``)."""
-
-    def __init__(self, client: DynamoDBClient, table: str, source: str) -> None:
-        self.client, self.table, self.source = client, table, source
-
-    def committed(self, record_ids: Sequence[str]) -> set[str]:
-        return set(commit_marks(self.client, self.table, record_ids))
-
-    def commit(
-        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
-    ) -> None:
-        if len(record_ids) > MAX_RECORDS_PER_COMMIT:
-            raise ValueError(
-                f"{len(record_ids)} records in one commit; the stream batch size must be at most "
-                f"{MAX_RECORDS_PER_COMMIT}"
-            )
-        expires = str(int(time.time()) + COMMIT_MARK_TTL_SECONDS)
-        items: list[Any] = []
-        for i, rid in enumerate(record_ids):
-            item = {"pk": _s(f"SEQ#{rid}"), "sk": _s(COMMITTED_SK), "manifest": _s(manifest_key)}
-            if i:  # the first mark proves the manifest committed: it must not expire
-                item["expires_at"] = {"N": expires}
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": item,
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-        items.append(add_counts(self.table, contract, self.source, counts))
-        self.client.transact_write_items(TransactItems=items)
-
-
 def read_accounts(client: DynamoDBClient, table: str) -> dict[str, dict[str, dict[str, int]]]:
     """All counters as ``{contract: {source: {counter: n}}}`` (for `fraudops status`)."""
     out: dict[str, dict[str, dict[str, int]]] = {}
     kwargs: dict[str, Any] = {
         "TableName": table,
         "FilterExpression": "begins_with(pk, :p) AND sk = :s",
-        "ExpressionAttributeValues": {":p": _s("ACCOUNT#"), ":s": _s("COUNTS")},
+        "ExpressionAttributeValues": {":p": _s(PK_ACCOUNT), ":s": _s("COUNTS")},
     }
     while True:
         resp = client.scan(**kwargs)
@@ -300,8 +204,7 @@ def read_accounts(client: DynamoDBClient, table: str) -> dict[str, dict[str, dic
 
 
 class DynamoSnapshotCatalog:
-    """The snapshot catalog (``lake.snapshots.SnapshotCatalog``) and the stream commit marks a
-    snapshot checks (``lake.snapshots.CommitMarks``)."""
+    """The snapshot catalog (``lake.snapshot_store.SnapshotCatalog``)."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client, self.table = client, table
@@ -334,6 +237,3 @@ class DynamoSnapshotCatalog:
             for name, value in items[0].items()
             if name not in ("pk", "sk")
         }
-
-    def manifests_of(self, record_ids: Iterable[str]) -> dict[str, str]:
-        return commit_marks(self.client, self.table, record_ids)

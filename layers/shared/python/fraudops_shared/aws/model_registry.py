@@ -31,12 +31,13 @@ from fraudops_shared.registry.models import (
     SetCounter,
     SetStatus,
 )
+from fraudops_shared.runtime.settings import PK_MODEL, PK_TRAINRUN
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MODEL_PK = "MODEL#"
-RUN_PK = "TRAINRUN#"
+MODEL_PK = PK_MODEL
+RUN_PK = PK_TRAINRUN
 VERSION_SK = "V#"
 COUNTER_SK = "COUNTER"
 CHAMPION_SK = "CHAMPION"

@@ -5,6 +5,7 @@ for training artifacts (``training.artifacts.BlobStore``) and the reads a snapsh
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,22 +16,25 @@ from fraudops_shared.lake.snapshots import FrozenObject
 from fraudops_shared.lake.store import ObjectMissing, SourceObject
 
 if TYPE_CHECKING:
-    import boto3
     import pyarrow as pa
     from mypy_boto3_s3 import S3Client
 
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 # Parquet as Athena and pyarrow read it back: real timestamps (not Spark's INT96), UTC kept.
-PARQUET_KWARGS = {"flavor": None, "version": "2.6", "coerce_timestamps": "us"}
+PARQUET_KWARGS: dict[str, Any] = {
+    "version": "2.6",
+    "coerce_timestamps": "us",
+    "compression": "snappy",
+}
 _MISSING = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 
 
 class S3ObjectStore:
     """Reads sources from any bucket; writes only into the data bucket."""
 
-    def __init__(self, client: S3Client, session: boto3.session.Session, data_bucket: str) -> None:
-        self.s3, self.session, self.bucket = client, session, data_bucket
+    def __init__(self, client: S3Client, data_bucket: str) -> None:
+        self.s3, self.bucket = client, data_bucket
 
     def download(self, obj: SourceObject, dest: Path) -> str:
         kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
@@ -48,17 +52,39 @@ class S3ObjectStore:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def put_parquet(self, key: str, table: pa.Table) -> None:
-        import awswrangler as wr  # heavy (pandas): imported on first write, not at cold start
-        import pandas as pd
+        """One PutObject of the table written by pyarrow from Arrow (no pandas on the way)."""
+        import pyarrow.parquet as pq
 
-        wr.s3.to_parquet(
-            table.to_pandas(types_mapper=pd.ArrowDtype),  # Arrow types survive the round trip
-            path=f"s3://{self.bucket}/{key}",
-            index=False,
-            use_threads=False,
-            boto3_session=self.session,
-            pyarrow_additional_kwargs=dict(PARQUET_KWARGS),
-        )
+        buf = io.BytesIO()
+        pq.write_table(table, buf, **PARQUET_KWARGS)
+        self.put_bytes(key, buf.getvalue(), "application/vnd.apache.parquet")
+
+    def read_curated(self, key: str) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return pq.read_table(io.BytesIO(body))
+
+    def copy_within(self, source_key: str, dest_key: str) -> None:
+        try:
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=dest_key,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+            )
+        except ClientError as err:
+            if error_code(err) in _MISSING:
+                raise ObjectMissing(f"s3://{self.bucket}/{source_key} is missing") from None
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if error_code(err) in _MISSING:
+                return False
+            raise
+        return True
 
     def copy(self, obj: SourceObject, dest_key: str) -> None:
         source: Any = {"Bucket": obj.bucket, "Key": obj.key}

@@ -1,20 +1,24 @@
 """The adapters a function needs, built from the environment the stack sets: one place where
-ports meet AWS, so every handler wires the same way and tests swap one function for fakes."""
+ports meet AWS, so every handler wires the same way and tests swap one function for fakes.
+
+Adapters that need a runtime layer's packages (the commit log and the dedupe index use numpy
+and pyarrow) are imported where they are built, so a function that does not use them imports
+with only the layers it has (``tests/unit/test_layout.py`` checks every handler)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fraudops_shared.aws import clients
-from fraudops_shared.aws.dynamodb import (
-    DynamoFileClaims,
-    DynamoLedger,
-    DynamoSnapshotCatalog,
-    DynamoTransactionClaims,
-)
+from fraudops_shared.aws.dynamodb import DynamoFileClaims, DynamoSnapshotCatalog
 from fraudops_shared.aws.kinesis import KinesisRecordSink, KinesisShardReader
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
 from fraudops_shared.aws.s3 import S3Bucket, S3ObjectStore
 from fraudops_shared.registry.models import ModelRegistry
 from fraudops_shared.runtime import settings
+
+if TYPE_CHECKING:
+    from fraudops_shared.aws.commit_log import DynamoCommitLog, DynamoKeyIndex
 
 
 def data_bucket() -> S3Bucket:
@@ -22,7 +26,7 @@ def data_bucket() -> S3Bucket:
 
 
 def object_store(bucket: str) -> S3ObjectStore:
-    return S3ObjectStore(clients.s3(), clients.session(), bucket)
+    return S3ObjectStore(clients.s3(), bucket)
 
 
 def model_registry() -> ModelRegistry:
@@ -37,12 +41,16 @@ def file_claims() -> DynamoFileClaims:
     return DynamoFileClaims(clients.dynamodb(), settings.table_name())
 
 
-def transaction_claims() -> DynamoTransactionClaims:
-    return DynamoTransactionClaims(clients.dynamodb(), settings.table_name())
+def commit_log() -> DynamoCommitLog:
+    from fraudops_shared.aws.commit_log import DynamoCommitLog
+
+    return DynamoCommitLog(clients.dynamodb(), settings.table_name())
 
 
-def stream_ledger() -> DynamoLedger:
-    return DynamoLedger(clients.dynamodb(), settings.table_name(), settings.SOURCE_KINESIS)
+def key_index() -> DynamoKeyIndex:
+    from fraudops_shared.aws.commit_log import DynamoKeyIndex
+
+    return DynamoKeyIndex(clients.dynamodb(), settings.table_name())
 
 
 def shard_reader() -> KinesisShardReader:

@@ -1,29 +1,31 @@
 """Batch ingestion: one landed file -> curated Parquet, quarantined rows and a manifest, once.
 
-A file arrives under ``landing/<contract>/``. It is spooled to local disk while its SHA-256 is
-computed (the content, not the key, is its identity), then read in bounded chunks (CSV blocks,
-JSON Lines line chunks, Parquet row batches), and every chunk is validated against the contract.
+A file arrives under ``landing/<contract>/``. Its size is checked before anything is read; it is
+spooled to local disk while its SHA-256 is computed (the content, not the key, is its identity),
+then read in bounded chunks (``ingestion.readers``), and every chunk is validated against the
+contract and checked against the dedupe index (``ingestion.dedupe``).
 
 Rules that keep every row accounted for exactly once:
 
 * nothing is dropped: ``rows_in == valid + rejected`` for every file; rows that cannot be parsed
-  (a CSV row with the wrong number of fields, a JSON line that is not an object, bytes that are
-  not UTF-8) are rejected rows like any other, with a rule and a reason;
-* a file that cannot be read at all (not gzip, not Parquet, a header that is not UTF-8, columns
-  the contract does not allow) is copied whole to ``quarantine/<contract>/_files/`` with its
-  reason in the manifest, and what earlier chunks wrote is deleted;
-* every output key is derived from the content hash and the chunk number, so a retry of the same
-  file rewrites the same objects instead of adding new ones;
+  are rejected rows like any other, with a rule and a reason; a transaction whose key was already
+  curated (by another file, a re-upload, the stream) is rejected as ``duplicate_key`` naming
+  where the first copy is;
+* a file that cannot be read at all is copied whole to ``quarantine/<contract>/_files/`` with its
+  rule and reason in the manifest, and counted with the rows it held (``readers.rows_held``), so
+  the rejection-rate alarm sees it; a *fixable* cause (a plain CSV named ``.csv.gz``, an
+  unsupported name) lets the same content be landed again under another name and ingested;
+* outputs are staged under ``_staging/<commit>/`` and promoted to ``curated/`` only after the
+  commit (``lake.commits``); a failed attempt leaves nothing in ``curated/``;
 * the content is claimed in the state table (``FILE#<sha256>`` / ``CLAIM#<contract>``) before any
   write; a completed claim makes a re-upload a ``duplicate`` (a manifest, no data); a claim still
   in progress may be taken over by the same Lambda request (async retries keep their request id)
   or, after the function timeout, by anyone (the holder crashed);
-* the claim is completed and the contract's counters are added in one DynamoDB transaction, so
-  the counts move exactly once per file, however often it is processed.
+* the claim is completed, the counters added, the dedupe index's heads moved and the commit
+  recorded in one DynamoDB transaction, so the counts move exactly once per file.
 
-Plain Python over two small ports (the lake's object store, the file claims) so it is tested
-without AWS; the adapters are in ``fraudops_shared.aws``. The readers are in
-``ingestion.readers``, the keys in ``lake.zones``.
+Plain Python over small ports (the lake's object store, the file claims, the commit log, the
+index store) so it is tested without AWS; the adapters are in ``fraudops_shared.aws``.
 """
 
 from __future__ import annotations
@@ -31,35 +33,45 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from fraudops_shared.contracts import schema as contracts_mod
 from fraudops_shared.contracts import validation
+from fraudops_shared.ingestion import readers
 from fraudops_shared.ingestion.claims import Claim, ClaimBusyError, FileClaims
-from fraudops_shared.ingestion.readers import (
-    Chunk,
-    FileProblem,
-    detect_format,
-    read_csv,
-    read_jsonl,
-    read_parquet,
+from fraudops_shared.ingestion.dedupe import (
+    MAX_DAYS_PER_COMMIT,
+    CommitRef,
+    DedupeIndex,
+    KeyIndexStore,
+    bumped,
+    pages_for,
 )
+from fraudops_shared.ingestion.file_pass import Clock, FilePass
+from fraudops_shared.ingestion.readers import FileProblem
 from fraudops_shared.lake import zones as lake_keys
+from fraudops_shared.lake.commits import (
+    Commit,
+    CommitConflict,
+    CommitLog,
+    FileCompletion,
+    finish,
+    promote,
+)
 from fraudops_shared.lake.store import ObjectStore, SourceObject
-from fraudops_shared.lake.writer import jsonl, write_partitioned
+from fraudops_shared.lake.writer import StagedOutputs
 from fraudops_shared.lake.zones import Zones
 from fraudops_shared.runtime.settings import SOURCE_S3, UNKNOWN_CONTRACT, Limits
 
 SOURCE = SOURCE_S3
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+COMMIT_ATTEMPTS = 5
+# Causes a renamed copy of the same bytes can fix: the content is fine, its name was not.
+FIXABLE = ("not_gzip", "unsupported_format")
 
 Status = Literal["ingested", "quarantined_file", "duplicate", "already_ingested"]
 
@@ -93,52 +105,6 @@ class IngestResult:
         }
 
 
-# --- the use case -----------------------------------------------------------------------------
-
-
-class SeenInFile:
-    """Unique keys across the chunks of one file (validation asks about each chunk's new keys).
-
-    Exact, so it holds every key of the file: ~80 bytes a key, the one part of the memory that
-    grows with the file (3 M rows ~ 250 MB)."""
-
-    def __init__(self) -> None:
-        self.keys: set[Any] = set()
-
-    def __call__(self, keys: pa.Array) -> list[bool]:
-        values = keys.to_pylist()
-        answer = [v in self.keys for v in values]
-        self.keys.update(values)
-        return answer
-
-
-class _Clock:
-    """Accumulates wall time per phase (download, read, validate, write)."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {"download": 0.0, "read": 0.0, "validate": 0.0, "write": 0.0}
-        self._t = time.perf_counter()
-
-    def lap(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.ms[phase] += (now - self._t) * 1000
-        self._t = now
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 1) for k, v in self.ms.items()}
-
-
-def _to_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
 class BatchIngestor:
     """Ingests one landed object at a time; see the module docstring for the rules."""
 
@@ -147,19 +113,38 @@ class BatchIngestor:
         *,
         store: ObjectStore,
         claims: FileClaims,
+        log: CommitLog,
         zones: Zones,
+        index_store: KeyIndexStore | None = None,
         limits: Limits | None = None,
+        index_ttl_seconds: int = 400 * 86_400,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
-        self.store, self.claims, self.zones = store, claims, zones
+        self.store, self.claims, self.log, self.zones = store, claims, log, zones
+        self.index_store = index_store
         self.limits = limits or Limits()
+        self.ttl = index_ttl_seconds
+        self.clock_ms = clock_ms
+        self.indexes: dict[str, DedupeIndex] = {}
+        self.reader = FilePass(store, zones, self.limits)
+
+    def _index(self, contract: Any) -> DedupeIndex | None:
+        if self.index_store is None or not contract.unique_key:
+            return None
+        if contract.name not in self.indexes:
+            self.indexes[contract.name] = DedupeIndex(
+                self.index_store, contract.name, contract.unique_key
+            )
+        return self.indexes[contract.name]
 
     def ingest(self, obj: SourceObject, *, owner: str, now: datetime) -> IngestResult:
         """Raises only for infrastructure problems (the invocation should be retried)."""
-        clock = _Clock()
+        clock = Clock()
         contract_name, name = lake_keys.parse_landing_key(obj.key, self.zones.landing_prefix)
         with tempfile.TemporaryDirectory(prefix="ingest-", dir=self.limits.tmp_dir) as tmp:
             path = Path(tmp) / "object"
-            sha = self.store.download(obj, path)
+            too_large = self._size_problem(obj)
+            sha = self._identity(obj, path, too_large)
             clock.lap("download")
             try:
                 contract = contracts_mod.load_contract(contract_name)
@@ -180,21 +165,36 @@ class BatchIngestor:
                     f"content {sha[:16]} of {obj.key} is being ingested by {claim.source_id}"
                 )
             if claim.status == "completed":
+                if claim.commit_id:  # a crash between its commit and its promotion: finish it
+                    finish(self.store, self.log, self.log.record(claim.commit_id))
                 return self._duplicate(obj, sha, contract, claim, now, clock)
             try:
-                result = self._ingest_claimed(obj, sha, name, contract, path, now, clock, claim)
-            except Exception:
+                if too_large is not None:
+                    return self._quarantine_file(
+                        obj, sha, name, contract, too_large, None, None, now, clock, claim, owner
+                    )
+                return self._ingest_claimed(
+                    obj, sha, name, contract, path, now, clock, claim, owner
+                )
+            except (
+                Exception
+            ):  # an error we report; a kill (timeout, OOM) leaves the claim to go stale
                 self.claims.release(sha, contract.name, owner)
                 raise
-            counts = {
-                "in_records": result.rows_in,
-                "curated": result.valid,
-                "quarantined": result.rejected,
-                "files": 1,
-                "files_quarantined": int(result.status == "quarantined_file"),
-            }
-            self.claims.complete(sha, contract.name, owner, result.manifest_key, counts)
-            return result
+
+    def _size_problem(self, obj: SourceObject) -> FileProblem | None:
+        try:
+            readers.check_size(obj.size or 0, self.limits)
+        except FileProblem as problem:
+            return problem
+        return None
+
+    def _identity(self, obj: SourceObject, path: Path, too_large: FileProblem | None) -> str:
+        """The content's SHA-256; a file too large to download is named by its ETag instead
+        (it is quarantined by a copy inside S3, never read)."""
+        if too_large is not None:
+            return f"etag-{obj.etag or obj.source_id}"
+        return self.store.download(obj, path)
 
     # -- the paths a file can take --------------------------------------------------------------
 
@@ -206,109 +206,88 @@ class BatchIngestor:
         contract: Any,
         path: Path,
         now: datetime,
-        clock: _Clock,
+        clock: Clock,
         claim: Claim,
+        owner: str,
     ) -> IngestResult:
-        z = self.zones
-        written: list[str] = []
-        curated: list[str] = []
-        quarantined: list[str] = []
-        rows_in = valid = rejected = 0
-        rule_counts: dict[str, int] = {}
-        max_event: datetime | None = None
-        fmt = "unknown"
-        try:
-            fmt, gz = detect_format(name)
-            seen = SeenInFile()
-            for index, chunk in enumerate(self._chunks(fmt, gz, path, contract)):
-                clock.lap("read")
-                report = self._validate(contract, chunk, now, seen)
-                clock.lap("validate")
-                rejects = chunk.parse_rejects + self._rejected_rows(report, chunk)
-                good = report.valid if report is not None else None
-                n_valid = good.num_rows if good is not None else 0
-                rows_in += n_valid + len(rejects)
-                valid += n_valid
-                rejected += len(rejects)
-                for rej in rejects:
-                    for rule in rej["rules"]:
-                        rule_counts[rule] = rule_counts.get(rule, 0) + 1
-                if good is not None and n_valid:
-                    keys = self._write_curated(contract, sha, index, good)
-                    curated += keys
-                    written += keys
-                    latest = _to_datetime(pc.max(good[contract.event_time]).as_py())
-                    if latest and (max_event is None or latest > max_event):
-                        max_event = latest
-                if rejects:
-                    key = lake_keys.quarantine_rows_key(z, contract.name, sha, index)
-                    self.store.put_bytes(key, jsonl(rejects), "application/x-ndjson")
-                    quarantined.append(key)
-                    written.append(key)
-                clock.lap("write")
-        except (FileProblem, validation.FileContractError) as err:
-            reason = str(getattr(err, "reason", None) or err)
-            return self._quarantine_file(
-                obj, sha, name, contract, fmt, reason, written, now, clock, claim
+        index = self._index(contract)
+        commit_id = f"file-{sha[:32]}-{claim.attempt}"
+        written_at = self.clock_ms()
+        for _ in range(COMMIT_ATTEMPTS):
+            run = self.reader.run(sha, name, contract, path, now, clock, commit_id, index)
+            if run.problem is not None:
+                run.outputs.discard()
+                return self._quarantine_file(
+                    obj, sha, name, contract, run.problem, run.fmt, path, now, clock, claim, owner
+                )
+            by_day = run.pages_by_day()
+            if len(by_day) > MAX_DAYS_PER_COMMIT:
+                run.outputs.discard()
+                problem = FileProblem(
+                    f"the file's valid rows span {len(by_day)} event days; one file may span at "
+                    f"most {MAX_DAYS_PER_COMMIT} (its commit moves one index head per day): "
+                    "split it by event date",
+                    rule="too_many_days",
+                )
+                return self._quarantine_file(
+                    obj, sha, name, contract, problem, run.fmt, path, now, clock, claim, owner
+                )
+            heads = {d: index.known_heads.get(d, 0) for d in by_day} if index else {}
+            manifest = self._manifest(
+                obj, sha, contract, run.fmt, "ingested", now, clock, claim,
+                counts={"rows_in": run.rows_in, "valid": run.valid, "rejected": run.rejected},
+                rule_counts=run.rule_counts,
+                outputs={"curated": list(run.outputs.curated_keys), "quarantine": run.quarantine,
+                         "file": None},
+                max_event_time=run.max_event, commit_id=commit_id, duplicates=run.duplicates,
+            )  # fmt: skip
+            key = lake_keys.manifest_key(self.zones, contract.name, sha)
+            run.outputs.document(key, manifest)
+            pages = pages_for(commit_id, by_day, written_at) if index else []
+            if pages and self.index_store is not None:
+                self.index_store.put_pages(contract.name, pages, self._expires(now))
+            commit = Commit(
+                commit_id=commit_id,
+                contract=contract.name,
+                source=SOURCE,
+                manifest_key=key,
+                counts=self._counts(run.rows_in, run.valid, run.rejected, quarantined_file=False),
+                staged=dict(run.outputs.staged),
+                curated=tuple(run.outputs.curated_keys),
+                heads=heads,
+                completion=FileCompletion(sha, owner, "ingested"),
             )
-        manifest = self._manifest(
-            obj, sha, contract, fmt, "ingested", now, clock, claim,
-            counts={"rows_in": rows_in, "valid": valid, "rejected": rejected},
-            rule_counts=rule_counts,
-            outputs={"curated": curated, "quarantine": quarantined, "file": None},
-            max_event_time=max_event,
-        )  # fmt: skip
-        key = lake_keys.manifest_key(z, contract.name, sha)
-        self._put_json(key, manifest)
-        clock.lap("write")
-        return IngestResult(
-            "ingested", contract.name, sha, key, manifest, rows_in, valid, rejected,
-            rule_counts, max_event,
-        )  # fmt: skip
-
-    def _chunks(self, fmt: str, gz: bool, path: Path, contract: Any) -> Iterator[Chunk]:
-        lim = self.limits
-        try:
-            if fmt == "csv":
-                yield from read_csv(path, gz, lim.csv_block_bytes)
-            elif fmt == "jsonl":
-                names = [c.name for c in contract.columns]
-                yield from read_jsonl(path, gz, names, lim.jsonl_chunk_lines)
-            else:
-                yield from read_parquet(path, lim.parquet_batch_rows)
-        except (pa.ArrowInvalid, OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
-            # mid-file: corrupt gzip, a malformed row that is not UTF-8 either, ...
-            raise FileProblem(f"unreadable {fmt}{' (gzip)' if gz else ''}: {err}") from err
-
-    def _validate(self, contract: Any, chunk: Chunk, now: datetime, seen: SeenInFile) -> Any:
-        if chunk.table is None:
-            return None
-        return validation.validate_batch(contract, chunk.table, now=now, seen_keys=seen)
+            try:
+                self.log.commit(commit, expires_at=self._expires(now))
+            except CommitConflict:
+                if index is None:
+                    raise
+                index.forget_heads()  # another writer committed keys of the same days: again
+                continue
+            if index is not None:
+                ref = CommitRef(commit_id, key, SOURCE, commit.curated)
+                index.learn(ref, pages, bumped(heads, by_day))
+            promote(self.store, commit.staged)
+            self.log.mark_promoted(commit)
+            clock.lap("write")
+            return IngestResult(
+                "ingested", contract.name, sha, key, manifest, run.rows_in, run.valid,
+                run.rejected, run.rule_counts, run.max_event,
+            )  # fmt: skip
+        raise CommitConflict(f"{obj.key}: still conflicting after {COMMIT_ATTEMPTS} attempts")
 
     @staticmethod
-    def _rejected_rows(report: Any, chunk: Chunk) -> list[dict[str, Any]]:
-        """Validation rejects, renumbered from the chunk's rows to the file's rows."""
-        if report is None or report.rejected.num_rows == 0:
-            return []
-        rows = []
-        for rej in report.rejected.to_pylist():
-            index = int(rej["row_number"])  # 0-based within the chunk's table
-            number = chunk.row_numbers[index] if 0 <= index < len(chunk.row_numbers) else None
-            rules = list(rej.get("rules") or [])
-            reasons = list(rej.get("reasons") or [])
-            rows.append(
-                {
-                    "row_number": number,
-                    "line": None,
-                    "rules": rules,
-                    "reasons": reasons,
-                    "record": rej.get("record"),
-                }
-            )
-        return rows
+    def _counts(rows_in: int, valid: int, rejected: int, *, quarantined_file: bool) -> dict:
+        return {
+            "in_records": rows_in,
+            "curated": valid,
+            "quarantined": rejected,
+            "files": 1,
+            "files_quarantined": int(quarantined_file),
+        }
 
-    def _write_curated(self, contract: Any, sha: str, index: int, table: pa.Table) -> list[str]:
-        return write_partitioned(self.store, self.zones, contract, table, f"{sha[:16]}-{index:05d}")
+    def _expires(self, now: datetime) -> int:
+        return int(now.timestamp()) + self.ttl
 
     def _quarantine_file(
         self,
@@ -316,30 +295,70 @@ class BatchIngestor:
         sha: str,
         name: str,
         contract: Any,
-        fmt: str,
-        reason: str,
-        written: list[str],
+        problem: Exception,
+        fmt: str | None,
+        path: Path | None,
         now: datetime,
-        clock: _Clock,
+        clock: Clock,
         claim: Claim,
+        owner: str,
     ) -> IngestResult:
-        if written:  # what earlier chunks wrote: the file is quarantined as a whole instead
-            self.store.delete(written)
+        """The whole file to quarantine, counted with the rows it held, committed like any file
+        (claim completed with the outcome: a fixable one lets a renamed copy retry)."""
+        rule = str(getattr(problem, "rule", None) or "unreadable")
+        if isinstance(problem, validation.FileContractError):
+            rule = "columns"
+        reason = str(getattr(problem, "reason", None) or problem)
+        # a file too large to inflate is not inflated again to count its rows
+        held = 0 if rule == "too_large" else self._rows_held(path, fmt, name)
         dest = lake_keys.quarantine_file_key(self.zones, contract.name, sha, name)
         self.store.copy(obj, dest)
-        manifest = self._manifest(
-            obj, sha, contract, fmt, "quarantined_file", now, clock, claim,
-            counts={"rows_in": 0, "valid": 0, "rejected": 0},
-            rule_counts={}, outputs={"curated": [], "quarantine": [], "file": dest},
-            reason=reason,
-        )  # fmt: skip
+        commit_id = f"file-{sha[:32]}-{claim.attempt}"
         key = lake_keys.manifest_key(self.zones, contract.name, sha)
-        self._put_json(key, manifest)
+        outputs = StagedOutputs(self.store, self.zones, contract, commit_id)
+        manifest = self._manifest(
+            obj, sha, contract, fmt or "unknown", "quarantined_file", now, clock, claim,
+            counts={"rows_in": held, "valid": 0, "rejected": held},
+            rule_counts={rule: held} if held else {}, outputs={"curated": [], "quarantine": [],
+                                                               "file": dest},
+            reason=reason, rule=rule, commit_id=commit_id, retryable=rule in FIXABLE,
+        )  # fmt: skip
+        outputs.document(key, manifest)
+        commit = Commit(
+            commit_id=commit_id,
+            contract=contract.name,
+            source=SOURCE,
+            manifest_key=key,
+            counts=self._counts(held, 0, held, quarantined_file=True),
+            staged=dict(outputs.staged),
+            completion=FileCompletion(sha, owner, f"quarantined_file:{rule}"),
+        )
+        self.log.commit(commit, expires_at=self._expires(now))
+        promote(self.store, commit.staged)
+        self.log.mark_promoted(commit)
         clock.lap("write")
-        return IngestResult("quarantined_file", contract.name, sha, key, manifest)
+        return IngestResult(
+            "quarantined_file", contract.name, sha, key, manifest, held, 0, held,
+            {rule: held} if held else {},
+        )  # fmt: skip
+
+    def _rows_held(self, path: Path | None, fmt: str | None, name: str) -> int:
+        """A best-effort count of the rows a file quarantined whole held (a plain file named
+        .gz is counted as what it is); 0 when even that cannot be read."""
+        if path is None or not fmt or fmt == "unknown":
+            return 0
+        gz = name.lower().endswith(".gz")
+        for compressed in (gz, False) if gz else (False,):
+            try:
+                held = readers.rows_held(path, fmt, compressed, self.limits)
+            except Exception:  # the file is kept whatever it holds
+                held = None
+            if held is not None:
+                return held
+        return 0
 
     def _quarantine_unknown(
-        self, obj: SourceObject, sha: str, name: str, reason: str, now: datetime, clock: _Clock
+        self, obj: SourceObject, sha: str, name: str, reason: str, now: datetime, clock: Clock
     ) -> IngestResult:
         """No contract, no claim and no counters: keys from the content make it idempotent."""
         dest = lake_keys.quarantine_file_key(self.zones, UNKNOWN_CONTRACT, sha, name)
@@ -348,14 +367,14 @@ class BatchIngestor:
             obj, sha, None, "unknown", "quarantined_file", now, clock, None,
             counts={"rows_in": 0, "valid": 0, "rejected": 0},
             rule_counts={}, outputs={"curated": [], "quarantine": [], "file": dest},
-            reason=reason,
+            reason=reason, rule="unknown_contract",
         )  # fmt: skip
         key = lake_keys.manifest_key(self.zones, UNKNOWN_CONTRACT, sha)
         self._put_json(key, manifest)
         return IngestResult("quarantined_file", UNKNOWN_CONTRACT, sha, key, manifest)
 
     def _duplicate(
-        self, obj: SourceObject, sha: str, contract: Any, claim: Claim, now: datetime, clock: _Clock
+        self, obj: SourceObject, sha: str, contract: Any, claim: Claim, now: datetime, clock: Clock
     ) -> IngestResult:
         if claim.source_id == obj.source_id:
             # the same S3 event again: its manifest exists; write nothing
@@ -382,7 +401,7 @@ class BatchIngestor:
         fmt: str,
         status: Status,
         now: datetime,
-        clock: _Clock,
+        clock: Clock,
         claim: Claim | None,
         *,
         counts: dict[str, int],
@@ -391,12 +410,19 @@ class BatchIngestor:
         max_event_time: datetime | None = None,
         reason: str | None = None,
         duplicate_of: dict[str, Any] | None = None,
+        rule: str | None = None,
+        commit_id: str | None = None,
+        duplicates: int = 0,
+        retryable: bool = False,
     ) -> dict[str, Any]:
         return {
             "manifest_version": MANIFEST_VERSION,
             "status": status,
+            "rule": rule,
             "reason": reason,
+            "retryable": retryable,
             "duplicate_of": duplicate_of,
+            "commit_id": commit_id,
             "source": {**obj.as_dict(), "kind": SOURCE},
             "sha256": sha,
             "contract": {
@@ -405,10 +431,12 @@ class BatchIngestor:
             },
             "format": fmt,
             "counts": counts,
+            "duplicates": duplicates,
             "rule_counts": dict(sorted(rule_counts.items())),
             "outputs": outputs,
             "max_event_time": max_event_time.isoformat() if max_event_time else None,
             "taken_over": bool(claim and claim.taken_over),
+            "attempt": claim.attempt if claim else 0,
             "timings_ms": clock.as_dict(),
             "ingested_at": now.isoformat(),
         }

@@ -1,25 +1,42 @@
-"""Dead letters of the stream: keep the records, not only the pointers, and count them.
+"""Dead letters of the stream: keep the records, not only the pointers, and count them; read
+back completely or say loudly what could not be.
 
 When the stream function gives up on a batch, Lambda's on-failure destination receives only
-metadata (shard, first and last sequence number). The records themselves expire with the
-stream's retention, so this reads them back from the shard, writes them under
-``quarantine/_dead_letter/`` with the failure reason, and commits them in the ledger as
-``dead_lettered``, skipping records an earlier delivery already committed (the handler commits
-the good records of a partly failed batch). Processing the same message twice changes nothing.
+metadata (shard, first and last sequence number, batch size). The records themselves expire with
+the stream's retention, so this reads them back from the shard and commits them as
+``dead_lettered`` (kept under ``quarantine/<contract>/stream/dlq-...``), skipping the records an
+earlier commit covers (a bisected half of the batch may have committed).
+
+The read-back must be exactly the batch: ``batchSize`` Kinesis records from its first sequence
+number to its last. Records already trimmed from the shard (the message was handled after the
+stream's retention) cannot be kept: they are counted as ``expired_unrecoverable`` (and alarmed),
+so ``in = curated + quarantined + dead_lettered + expired_unrecoverable`` still balances. A read
+that stops short for any other reason raises: the message stays in the queue and is retried,
+and after the queue's receive limit it moves to the "unaccounted" queue, which is alarmed.
+Processing the same message twice changes nothing: the dead-letter commit is keyed by the range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from fraudops_shared.ingestion.records import Ledger, ShardReader, ZoneWriter
-from fraudops_shared.ingestion.stream import split
-from fraudops_shared.runtime.settings import DEAD_LETTER_BATCH_PREFIX
+from fraudops_shared.ingestion.records import KinesisRecord, ShardReader
+from fraudops_shared.ingestion.stream_records import split
+from fraudops_shared.lake import zones as lake_keys
+from fraudops_shared.lake.commits import Commit, CommitConflict, CommitLog, promote
+from fraudops_shared.lake.store import ObjectStore
+from fraudops_shared.lake.writer import StagedOutputs
+from fraudops_shared.lake.zones import Zones
+from fraudops_shared.runtime.settings import DEAD_LETTER_BATCH_PREFIX, SOURCE_KINESIS
 
 
-def _reason(message: dict[str, Any]) -> str:
+class IncompleteReadError(RuntimeError):
+    """The shard returned fewer records than the batch held, and not because they expired."""
+
+
+def gave_up_reason(message: dict[str, Any], function: str = "stream function") -> str:
+    """Why Lambda gave up, from its on-failure record (condition, error, attempts)."""
     ctx = message.get("requestContext", {})
     resp = message.get("responseContext", {})
     parts = [ctx.get("condition", "unknown condition")]
@@ -27,33 +44,64 @@ def _reason(message: dict[str, Any]) -> str:
         parts.append(f"function error {resp['functionError']}")
     if ctx.get("approximateInvokeCount"):
         parts.append(f"after {ctx['approximateInvokeCount']} attempts")
-    return "stream function gave up: " + ", ".join(parts)
+    return f"{function} gave up: " + ", ".join(parts)
+
+
+def check_complete(
+    records: list[KinesisRecord], first: str, last: str, size: int | None
+) -> tuple[list[KinesisRecord], int]:
+    """(the records of the batch, how many expired). Expired records are the batch's oldest
+    ones: the read starts past ``first``. Anything else missing is an IncompleteReadError."""
+    batch = [r for r in records if int(first) <= int(r.sequence_number) <= int(last)]
+    if size is None:
+        if not batch or batch[0].sequence_number != first:
+            raise IncompleteReadError(f"range {first}..{last}: no batch size to check against")
+        return batch, 0
+    if len(batch) == size:
+        return batch, 0
+    reached_end = bool(batch) and batch[-1].sequence_number == last
+    started_late = not batch or batch[0].sequence_number != first
+    if len(batch) < size and started_late and (reached_end or not batch):
+        return batch, size - len(batch)
+    raise IncompleteReadError(
+        f"range {first}..{last}: read {len(batch)} of {size} records "
+        f"({'from the first' if not started_late else 'not from the first'}, "
+        f"{'to the last' if reached_end else 'not to the last'})"
+    )
 
 
 def account_dead_letters(
     message: dict[str, Any],
     *,
-    contract_name: str,
+    contract: Any,
     reader: ShardReader,
-    ledger: Ledger,
-    zones: ZoneWriter,
+    log: CommitLog,
+    store: ObjectStore,
+    zones: Zones,
     now: datetime,
+    index_ttl_seconds: int,
 ) -> dict[str, Any]:
     info = message["KinesisBatchInfo"]
     shard, first, last = info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]
-    records = reader.read(info["streamArn"], shard, first, last)
-    done = ledger.committed([r.record_id for r in records])
-    lost = [r for r in records if r.record_id not in done]
+    stream_arn = info["streamArn"]
+    stream = stream_arn.rsplit("/", 1)[-1]
+    size = info.get("batchSize")
+    records, expired = check_complete(
+        reader.read(stream_arn, shard, first, last), first, last, int(size) if size else None
+    )
+    ranges = log.covered(stream, shard, first, last)
+    lost = [r for r in records if not any(lo <= int(r.sequence_number) <= hi for lo, hi in ranges)]
     summary: dict[str, Any] = {
         "batch": f"{shard}-{first}-{last}",
-        "batch_size": info.get("batchSize"),
+        "batch_size": size,
         "read_back": len(records),
-        "already_committed": len(done),
+        "already_committed": len(records) - len(lost),
+        "expired_unrecoverable": expired,
         "dead_lettered": 0,
     }
-    if not lost:
+    if not lost and not expired:
         return summary
-    reason = _reason(message)
+    reason = gave_up_reason(message)
     rows: list[dict[str, Any]] = []
     for record in lost:
         parts, broken = split(record)
@@ -68,21 +116,49 @@ def account_dead_letters(
             }
             for part in parts
         )
-    batch_id = f"{DEAD_LETTER_BATCH_PREFIX}{summary['batch']}"
-    key = zones.write_quarantine(contract_name, batch_id, rows)
-    counts = {"in_records": len(rows), "dead_lettered": len(rows)}
-    manifest: dict[str, Any] = {
+    commit_id = f"{DEAD_LETTER_BATCH_PREFIX}{shard}-{first}-{last}"
+    outputs = StagedOutputs(store, zones, contract, commit_id)
+    quarantine = None
+    if rows:
+        quarantine = outputs.rows(
+            lake_keys.stream_quarantine_key(zones, contract.name, commit_id), rows
+        )
+    counts = {"in_records": len(rows) + expired, "dead_lettered": len(rows)}
+    if expired:
+        counts["expired_unrecoverable"] = expired
+    manifest = {
         "source": "kinesis-dead-letter",
-        "batch_id": batch_id,
-        "contract": contract_name,
+        "commit_id": commit_id,
+        "batch_id": commit_id,
+        "contract": contract.name,
         "kinesis_records": [r.record_id for r in lost],
         "counts": counts,
         "reason": reason,
-        "outputs": {"quarantine": key},
+        "outputs": {"curated": [], "quarantine": quarantine},
         "ingested_at": now.isoformat(),
     }
-    manifest_key = zones.write_manifest(contract_name, batch_id, manifest)
-    ids: Sequence[str] = [r.record_id for r in lost]
-    ledger.commit(contract_name, ids, counts, manifest_key)
+    manifest_key = outputs.document(
+        lake_keys.stream_manifest_key(zones, contract.name, commit_id), manifest
+    )
+    commit = Commit(
+        commit_id=commit_id,
+        contract=contract.name,
+        source=SOURCE_KINESIS,
+        manifest_key=manifest_key,
+        counts=counts,
+        staged=dict(outputs.staged),
+        dead_letter=True,
+    )
+    try:
+        log.commit(commit, expires_at=int(now.timestamp()) + index_ttl_seconds)
+    except CommitConflict as err:
+        if getattr(err, "already_committed", False):
+            return {**summary, "already_accounted": True}
+        raise
+    promote(store, commit.staged)
+    log.mark_promoted(commit)
     summary["dead_lettered"] = len(rows)
     return summary
+
+
+# --- files: the batch function's on-failure destination ------------------------------------------

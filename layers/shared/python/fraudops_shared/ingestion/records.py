@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,20 +61,6 @@ class Rejected:
         }
 
 
-@dataclass
-class BatchOutcome:
-    curated: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    skipped_committed: int = 0  # Kinesis records already committed by an earlier delivery
-
-    @property
-    def records_in(self) -> int:
-        return len(self.curated) + len(self.rejected)
-
-    def rule_counts(self) -> dict[str, int]:
-        return count_rules(self.rejected)
-
-
 def count_rules(rejected: Iterable[Rejected]) -> dict[str, int]:
     """How many rejected records failed each rule (a record may fail several)."""
     counts: dict[str, int] = {}
@@ -82,41 +68,6 @@ def count_rules(rejected: Iterable[Rejected]) -> dict[str, int]:
         for rule in rej.rules:
             counts[rule] = counts.get(rule, 0) + 1
     return counts
-
-
-class Claims(Protocol):
-    def claim(self, key: str, owner: str) -> str | None:
-        """Claim ``key`` for ``owner``; None if now (or already) owned by ``owner``, else the
-        current owner."""
-
-
-class Ledger(Protocol):
-    def committed(self, record_ids: Sequence[str]) -> set[str]:
-        """Which of these Kinesis record ids an earlier delivery already committed."""
-
-    def commit(
-        self, contract: str, record_ids: Sequence[str], counts: dict[str, int], manifest_key: str
-    ) -> None:
-        """Atomically mark the records done and add the counters (exactly once)."""
-
-
-class ZoneWriter(Protocol):
-    def write_curated(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> list[str]:
-        """Write rows as Parquet partitioned by the contract; return the object keys."""
-
-    def write_quarantine(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> str:
-        """Write rejected rows (with rules and reasons); return the object key."""
-
-    def write_manifest(self, contract: str, batch_id: str, manifest: dict[str, Any]) -> str:
-        """Write the batch manifest; return its key."""
-
-
-Verdict = tuple[dict[str, Any] | None, list[str], list[str]]
-
-
-class Validator(Protocol):
-    def __call__(self, records: list[Any]) -> list[Verdict]:
-        """(valid row or None, rule ids, reasons) for each decoded record, in one pass."""
 
 
 class ShardReader(Protocol):

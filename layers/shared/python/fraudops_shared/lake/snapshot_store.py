@@ -11,20 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from fraudops_shared.lake.commits import CommitRecord, Promoter, finish
 from fraudops_shared.lake.snapshots import (
     SUMMARY_FIELDS,
     FrozenObject,
+    SnapshotError,
     build_snapshot,
-    candidate_manifest_keys,
-    committed_manifests,
-    contract_manifest_prefix,
     curated_keys,
-    first_record,
     snapshot_key,
     summary,
     verify,
+    with_curated,
 )
-from fraudops_shared.runtime.settings import MANIFEST_PREFIX, SNAPSHOT_PREFIX
+from fraudops_shared.runtime.settings import SNAPSHOT_PREFIX
 
 IO_WORKERS = 16  # parallel GET/HEAD calls: manifests and objects are many and small
 
@@ -42,9 +41,13 @@ class LakeFiles(Protocol):
         """Write ``key``; return its new version id."""
 
 
-class CommitMarks(Protocol):
-    def manifests_of(self, record_ids: Iterable[str]) -> dict[str, str]:
-        """Kinesis record id -> the manifest key its commit mark names (absent: uncommitted)."""
+class Commits(Protocol):
+    def committed(self, contract: str) -> dict[str, str]:
+        """Every committed manifest key of the contract, with its commit id."""
+
+    def record(self, commit_id: str) -> CommitRecord | None: ...
+
+    def mark_promoted(self, commit: CommitRecord) -> None: ...
 
 
 class SnapshotCatalog(Protocol):
@@ -74,33 +77,49 @@ def freeze(files: LakeFiles, keys: Sequence[str]) -> list[FrozenObject]:
 
 
 def collect(
-    files: LakeFiles, marks: CommitMarks, contract: str, manifest_prefix: str = MANIFEST_PREFIX
+    files: LakeFiles, commits: Commits, contract: str, promoter: Promoter | None = None
 ) -> dict[str, Mapping[str, Any]]:
-    """The committed manifests of ``contract``, by key."""
-    keys = files.list_keys(contract_manifest_prefix(contract, manifest_prefix))
-    file_keys, stream_keys = candidate_manifest_keys(keys, contract, manifest_prefix)
-    file_docs = read_manifests(files, file_keys)
-    streams = read_manifests(files, stream_keys)
-    firsts = [r for m in streams.values() if (r := first_record(m))]
-    commits = marks.manifests_of(firsts) if firsts else {}
-    return committed_manifests(file_docs, streams, commits)
+    """The committed manifests of ``contract`` that hold curated outputs, by key. A commit that
+    was never promoted (its writer crashed after committing) is finished first when a promoter
+    is given, else it is an error: a snapshot never silently leaves committed data out."""
+    committed = commits.committed(contract)
+    present = set(files.list_keys(_common_prefix(committed)))
+    for key, commit_id in sorted(committed.items()):
+        if key in present:
+            continue
+        record = commits.record(commit_id)
+        if promoter is None or record is None:
+            raise SnapshotError(f"committed manifest {key} is not in the lake (unpromoted commit)")
+        finish(promoter, commits, record)
+    return with_curated(read_manifests(files, sorted(committed)))
+
+
+def _common_prefix(keys: Iterable[str]) -> str:
+    listed = sorted(keys)
+    if not listed:
+        return "\uffff"  # nothing can match
+    first, last = listed[0], listed[-1]
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 def create_snapshot(
     files: LakeFiles,
-    marks: CommitMarks,
+    commits: Commits,
     catalog: SnapshotCatalog,
     *,
     bucket: str,
     contract: str,
     contract_version: str,
     now: datetime | None = None,
-    manifest_prefix: str = MANIFEST_PREFIX,
+    promoter: Promoter | None = None,
     snapshot_prefix: str = SNAPSHOT_PREFIX,
 ) -> dict[str, Any]:
     """Collect, freeze, write the document, then register it (a registered snapshot always has
     its document). The same data within the same second is the same snapshot, rewritten."""
-    manifests = collect(files, marks, contract, manifest_prefix)
+    manifests = collect(files, commits, contract, promoter)
     objects = freeze(files, curated_keys(manifests))
     snapshot = build_snapshot(
         contract=contract,

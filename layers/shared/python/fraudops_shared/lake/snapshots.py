@@ -3,11 +3,9 @@
 Training must name the bytes it learned from, and the curated zone keeps changing (new files,
 retries that overwrite a key, orphans of batches that never committed). A snapshot therefore:
 
-* reads only *committed* outputs: file manifests ``manifests/<contract>/<sha256>.json`` with
-  status ``ingested`` (duplicates and whole-file quarantines have no curated data), and stream
-  manifests ``manifests/<contract>/stream/<batch_id>.json`` whose first Kinesis record carries
-  the ledger's commit mark pointing back at that very manifest (an orphan of a failed or
-  re-bisected batch has no mark, or a mark naming another manifest); ``dlq-`` batches have none;
+* reads only *committed* outputs: the manifests the commit log lists as committed, files and
+  stream batches alike (``lake.commits``); a batch that never committed is not listed, and its
+  outputs never left ``_staging/``; a commit not yet promoted is finished first;
 * records each curated object's VersionId, ETag and size, so a later overwrite of a key cannot
   change what the snapshot means;
 * is named by its content: ``<contract>-<UTC timestamp>-<12 hex of the content hash>``, the hash
@@ -28,12 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fraudops_shared.runtime.settings import (
-    DEAD_LETTER_BATCH_PREFIX,
-    MANIFEST_PREFIX,
-    SNAPSHOT_PREFIX,
-    STREAM_FOLDER,
-)
+from fraudops_shared.runtime.settings import SNAPSHOT_PREFIX
 
 SNAPSHOT_VERSION = 1
 
@@ -63,54 +56,12 @@ class FrozenObject:
 # --- pure: keys and selection -------------------------------------------------------------------
 
 
-def contract_manifest_prefix(contract: str, manifest_prefix: str = MANIFEST_PREFIX) -> str:
-    return f"{manifest_prefix}{contract}/"
-
-
-def candidate_manifest_keys(
-    keys: Iterable[str], contract: str, manifest_prefix: str = MANIFEST_PREFIX
-) -> tuple[list[str], list[str]]:
-    """(file manifest keys, stream manifest keys) that may hold curated outputs; duplicate
-    manifests and dead-letter batches never do, so they are not even read."""
-    prefix = contract_manifest_prefix(contract, manifest_prefix)
-    files, streams = [], []
-    for key in keys:
-        if not key.startswith(prefix) or not key.endswith(".json"):
-            continue
-        rest = key[len(prefix) :]
-        if rest.startswith(STREAM_FOLDER):
-            batch = rest[len(STREAM_FOLDER) :]
-            if "/" not in batch and not batch.startswith(DEAD_LETTER_BATCH_PREFIX):
-                streams.append(key)
-        elif "/" not in rest and ".duplicate-" not in rest:
-            files.append(key)
-    return sorted(files), sorted(streams)
-
-
-def first_record(manifest: Mapping[str, Any]) -> str | None:
-    records = manifest.get("kinesis_records") or []
-    return str(records[0]) if records else None
-
-
-def committed_manifests(
-    file_manifests: Mapping[str, Mapping[str, Any]],
-    stream_manifests: Mapping[str, Mapping[str, Any]],
-    commit_marks: Mapping[str, str],
-) -> dict[str, Mapping[str, Any]]:
-    """The manifests whose outputs are committed, by key.
-
-    ``commit_marks`` maps a Kinesis record id to the manifest key its ``COMMITTED`` mark names."""
-    chosen: dict[str, Mapping[str, Any]] = {}
-    for key, manifest in file_manifests.items():
-        if manifest.get("status") == "ingested":
-            chosen[key] = manifest
-    for key, manifest in stream_manifests.items():
-        if str(manifest.get("batch_id", "")).startswith(DEAD_LETTER_BATCH_PREFIX):
-            continue
-        rid = first_record(manifest)
-        if rid is not None and commit_marks.get(rid) == key:
-            chosen[key] = manifest
-    return dict(sorted(chosen.items()))
+def with_curated(manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The committed manifests that hold curated outputs (whole-file quarantines, duplicates
+    and dead-letter commits hold none), by key."""
+    return {
+        key: m for key, m in sorted(manifests.items()) if (m.get("outputs") or {}).get("curated")
+    }
 
 
 def curated_keys(manifests: Mapping[str, Mapping[str, Any]]) -> list[str]:

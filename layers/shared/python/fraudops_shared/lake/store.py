@@ -3,9 +3,11 @@ S3 (the adapter is ``fraudops_shared.aws.s3.S3ObjectStore``; tests use an in-mem
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_plus
 
 from fraudops_shared.lake.zones import source_id
 
@@ -22,6 +24,19 @@ class SourceObject:
     version_id: str | None = None
     size: int | None = None
     etag: str | None = None
+
+    @classmethod
+    def from_s3_event(cls, record: Mapping[str, Any]) -> SourceObject:
+        """One record of an S3 event notification (keys arrive URL-encoded)."""
+        s3 = record["s3"]
+        obj = s3["object"]
+        return cls(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            version_id=obj.get("versionId"),
+            size=obj.get("size"),
+            etag=(obj.get("eTag") or "").strip('"') or None,
+        )
 
     @property
     def source_id(self) -> str:
@@ -53,6 +68,15 @@ class ObjectStore(Protocol):
 
     def delete(self, keys: list[str]) -> None:
         """Delete objects of the data bucket (missing ones are fine)."""
+
+    def copy_within(self, source_key: str, dest_key: str) -> None:
+        """Copy an object of the data bucket to another key of it (server side)."""
+
+    def exists(self, key: str) -> bool:
+        """Whether the data bucket has ``key``."""
+
+    def read_curated(self, key: str) -> pa.Table:
+        """A Parquet object of the data bucket as a table."""
 
 
 class ObjectMissing(LookupError):

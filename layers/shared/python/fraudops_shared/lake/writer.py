@@ -1,6 +1,7 @@
-"""Writing into the zones: curated Parquet partitioned by the contract, quarantined rows as JSON
-Lines, manifests as JSON. The batch and the stream paths share it, so the curated zone holds one
-schema whatever the source."""
+"""Writing a commit's outputs: curated Parquet partitioned by the contract, quarantined rows as JSON
+Lines, the manifest as JSON; all under ``_staging/<commit id>/`` until the commit, then promoted
+to their final keys (``lake.commits``). The batch and the stream paths share it, so the curated
+zone holds one schema whatever the source."""
 
 from __future__ import annotations
 
@@ -11,21 +12,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudops_shared.lake import zones as keys
+from fraudops_shared.lake.commits import staging_key
 from fraudops_shared.lake.store import ObjectStore
 from fraudops_shared.lake.zones import Zones, partition_columns
 
 
-def write_partitioned(
-    store: ObjectStore, zones: Zones, contract: Any, table: pa.Table, stem: str
-) -> list[str]:
-    """One Parquet object per partition value, the partition in the key only; the key is a
-    function of ``stem``, so a retry overwrites instead of duplicating."""
+def jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8")
+
+
+def partitions(contract: Any, table: pa.Table) -> list[tuple[dict[str, Any], pa.Table]]:
+    """The table split by the contract's partition columns (dropped from each part: the
+    partition lives in the key), in a stable order."""
     parts = partition_columns(contract)
     if not parts:
-        key = keys.curated_key(zones, contract.name, {}, stem)
-        store.put_parquet(key, table)
-        return [key]
-    written = []
+        return [({}, table)]
+    out = []
     groups = table.group_by(parts, use_threads=False).aggregate([]).to_pylist()
     for group in sorted(groups, key=lambda g: [(v is None, str(v)) for v in g.values()]):
         mask = None
@@ -36,39 +38,48 @@ def write_partitioned(
                 else pc.equal(table[col], pa.scalar(value, table.schema.field(col).type))
             )
             mask = cond if mask is None else pc.and_(mask, cond)
-        subset = table.filter(mask).drop_columns(parts)
-        key = keys.curated_key(zones, contract.name, group, stem)
-        store.put_parquet(key, subset)
-        written.append(key)
-    return written
+        out.append((group, table.filter(mask).drop_columns(parts)))
+    return out
 
 
-def jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8")
+class StagedOutputs:
+    """The outputs of one commit, written under staging at keys derived from the commit id (a
+    retry of the same commit overwrites), and the final key each will be promoted to."""
 
+    def __init__(self, store: ObjectStore, zones: Zones, contract: Any, commit_id: str) -> None:
+        self.store, self.zones, self.contract, self.commit_id = store, zones, contract, commit_id
+        self.staged: dict[str, str] = {}
+        self.curated_keys: list[str] = []
 
-class ZoneWriter:
-    """The stream's outputs at keys derived from the batch id (a retry overwrites), in the same
-    curated schema as files, so one dataset holds both sources."""
+    def _put(self, final: str) -> str:
+        staged = staging_key(self.commit_id, final)
+        self.staged[staged] = final
+        return staged
 
-    def __init__(self, store: ObjectStore, zones: Zones, contract: Any) -> None:
-        self.store, self.zones, self.contract = store, zones, contract
-        self.schema = contract.arrow_schema()
-        for part in partition_columns(contract):
-            if part not in self.schema.names:
-                self.schema = self.schema.append(pa.field(part, pa.date32()))
+    def curated(self, table: pa.Table, stem: str) -> list[str]:
+        """One Parquet object per partition value; returns the final keys."""
+        finals = []
+        for group, part in partitions(self.contract, table):
+            if not part.num_rows:
+                continue
+            final = keys.curated_key(self.zones, self.contract.name, group, stem)
+            self.store.put_parquet(self._put(final), part)
+            self.curated_keys.append(final)
+            finals.append(final)
+        return finals
 
-    def write_curated(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> list[str]:
-        names = self.schema.names
-        table = pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows], self.schema)
-        return write_partitioned(self.store, self.zones, self.contract, table, f"stream-{batch_id}")
+    def rows(self, final: str, rows: list[dict[str, Any]]) -> str:
+        self.store.put_bytes(self._put(final), jsonl(rows), "application/x-ndjson")
+        return final
 
-    def write_quarantine(self, contract: str, batch_id: str, rows: list[dict[str, Any]]) -> str:
-        key = keys.stream_quarantine_key(self.zones, contract, batch_id)
-        self.store.put_bytes(key, jsonl(rows), "application/x-ndjson")
-        return key
+    def document(self, final: str, doc: dict[str, Any]) -> str:
+        body = json.dumps(doc, indent=2, sort_keys=True, default=str).encode("utf-8")
+        self.store.put_bytes(self._put(final), body, "application/json")
+        return final
 
-    def write_manifest(self, contract: str, batch_id: str, manifest: dict[str, Any]) -> str:
-        key = keys.stream_manifest_key(self.zones, contract, batch_id)
-        self.store.put_bytes(key, json.dumps(manifest, default=str).encode(), "application/json")
-        return key
+    def discard(self) -> None:
+        """A batch that will not commit: its staged objects go (a lifecycle rule would too)."""
+        if self.staged:
+            self.store.delete(sorted(self.staged))
+        self.staged.clear()
+        self.curated_keys.clear()

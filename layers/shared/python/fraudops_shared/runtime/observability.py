@@ -1,11 +1,20 @@
-"""Powertools Logger, Tracer and Metrics, created once per process and shared by all modules.
+"""Powertools Logger, Tracer and Metrics, created once per process and shared by all modules;
+and the metric contract of ingestion.
 
 Service name and metrics namespace come from POWERTOOLS_SERVICE_NAME and
 POWERTOOLS_METRICS_NAMESPACE, set per function by the stack.
+
+Metric names come from a fixed set, never from data: per contract `RecordsIn`, `RecordsValid`,
+`RecordsRejected`, `FreshnessLagSeconds` and the named extras of each path; per rule
+`RecordsRejectedByRule` with a `rule` dimension holding a rule id (ids are the contract's rule
+names and column names, e.g. `not_null:card_id`; a value that does not look like one is counted
+as `other`), at most `MAX_RULE_DIMENSIONS` rules per document (the rest as `other`). A producer
+cannot create custom metrics by sending odd field names.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,11 +23,24 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 if TYPE_CHECKING:
     from fraudops_shared.ingestion.batch import IngestResult
-    from fraudops_shared.ingestion.stream import StreamBatch
+    from fraudops_shared.ingestion.stream import StreamResult
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+MAX_RULE_DIMENSIONS = 20
+RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,40}(:[a-z][a-z0-9_]{0,63})?$")
+BY_RULE = "RecordsRejectedByRule"
+
+
+def rule_dimensions(rule_counts: dict[str, int]) -> dict[str, int]:
+    """Rule ids as a bounded set of dimension values."""
+    out: dict[str, int] = {}
+    for rule, count in sorted(rule_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        name = rule if RULE_ID.match(rule) and len(out) < MAX_RULE_DIMENSIONS - 1 else "other"
+        out[name] = out.get(name, 0) + count
+    return out
 
 
 def emit_ingest_metrics(
@@ -33,7 +55,7 @@ def emit_ingest_metrics(
     extra: dict[str, int] | None = None,
 ) -> None:
     """Per-contract figures as their own EMF document (dimension ``contract``), the same for the
-    batch and the stream path, so one alarm covers both."""
+    batch and the stream path, so one alarm covers both; the rules each in one of their own."""
     per_contract = EphemeralMetrics()
     per_contract.add_dimension(name="contract", value=contract)
     per_contract.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=rows_in)
@@ -41,16 +63,25 @@ def emit_ingest_metrics(
     per_contract.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=rejected)
     for name, count in (extra or {}).items():
         per_contract.add_metric(name=name, unit=MetricUnit.Count, value=count)
-    for rule, count in rule_counts.items():
-        per_contract.add_metric(name=f"Rejected_{rule}", unit=MetricUnit.Count, value=count)
     if max_event_time is not None:
         lag = max(0.0, (now - max_event_time).total_seconds())
         per_contract.add_metric(name="FreshnessLagSeconds", unit=MetricUnit.Seconds, value=lag)
     per_contract.flush_metrics()
+    for rule, count in rule_dimensions(rule_counts).items():
+        by_rule = EphemeralMetrics()
+        by_rule.add_dimension(name="contract", value=contract)
+        by_rule.add_dimension(name="rule", value=rule)
+        by_rule.add_metric(name=BY_RULE, unit=MetricUnit.Count, value=count)
+        by_rule.flush_metrics()
+
+
+FILE_STATUSES = ("ingested", "quarantined_file", "duplicate", "already_ingested")
 
 
 def emit_file_metrics(result: IngestResult, now: datetime) -> None:
-    """A landed file's figures, with the file's outcome as ``Files_<status>``."""
+    """A landed file's figures (a file quarantined whole counts the rows it held, rejected),
+    with the file's outcome as ``Files_<status>``."""
+    status = result.status if result.status in FILE_STATUSES else "other"
     emit_ingest_metrics(
         result.contract,
         rows_in=result.rows_in,
@@ -59,22 +90,28 @@ def emit_file_metrics(result: IngestResult, now: datetime) -> None:
         rule_counts=result.rule_counts,
         max_event_time=result.max_event_time,
         now=now,
-        extra={f"Files_{result.status}": 1},
+        extra={f"Files_{status}": 1},
     )
 
 
-def emit_stream_metrics(batch: StreamBatch, kinesis_records: int) -> None:
-    """A stream batch's figures: the contract's, plus replays skipped and rows forwarded."""
-    outcome = batch.outcome
-    times = [r["event_time"] for r in outcome.curated if r.get("event_time")]
+def emit_stream_metrics(
+    contract: str, result: StreamResult, *, kinesis_records: int, now: datetime
+) -> None:
+    """A stream batch's figures: the contract's, plus replays skipped, duplicates, rows
+    forwarded and commit attempts."""
     emit_ingest_metrics(
-        batch.contract_name,
-        rows_in=outcome.records_in,
-        valid=len(outcome.curated),
-        rejected=len(outcome.rejected),
-        rule_counts=outcome.rule_counts(),
-        max_event_time=max(times) if times else None,
-        now=batch.now,
-        extra={"ReplaysSkipped": outcome.skipped_committed, "RecordsForwarded": batch.forwarded},
+        contract,
+        rows_in=result.records_in,
+        valid=len(result.curated),
+        rejected=len(result.rejected),
+        rule_counts=result.rule_counts(),
+        max_event_time=result.max_event_time,
+        now=now,
+        extra={
+            "ReplaysSkipped": result.skipped_committed,
+            "RecordsForwarded": result.forwarded,
+            "DuplicateKeys": result.duplicates,
+            "CommitAttempts": result.attempts,
+        },
     )
     metrics.add_metric(name="KinesisRecords", unit=MetricUnit.Count, value=kinesis_records)

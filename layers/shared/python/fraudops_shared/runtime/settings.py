@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 # --- environment variables the stack sets on functions -----------------------------------------
 STATE_TABLE_ENV = "STATE_TABLE_NAME"  # the DynamoDB state table (claims, ledger, models)
@@ -33,10 +34,26 @@ QUARANTINE_PREFIX = "quarantine/"
 MANIFEST_PREFIX = "manifests/"
 SNAPSHOT_PREFIX = "snapshots/"
 TRAINING_PREFIX = "training/"
+STAGING_PREFIX = (
+    "_staging/"  # outputs waiting for their commit (lake.commits); expired by lifecycle
+)
 STREAM_FOLDER = "stream/"  # under manifests/<contract>/ and quarantine/<contract>/
 DEAD_LETTER_BATCH_PREFIX = "dlq-"  # batch ids of dead-lettered stream records
 WHOLE_FILE_FOLDER = "_files/"  # quarantine/<contract>/_files/: files quarantined whole
 UNKNOWN_CONTRACT = "_unknown"  # landing keys that name no contract
+
+# --- the state table: each item kind's partition-key prefix (infra fences functions in by them,
+# with DynamoDB's LeadingKeys condition) ---------------------------------------------------------
+PK_FILE = "FILE#"  # file claims
+PK_ACCOUNT = "ACCOUNT#"  # accounting counters
+PK_COMMIT = "COMMIT#"  # commit records
+PK_COMMITTED = "COMMITTED#"  # committed manifests, per contract
+PK_CHECKPOINT = "CHECKPOINT#"  # a shard's checkpoint
+PK_SHARDLOG = "SHARDLOG#"  # a shard's commit ranges
+PK_KEYS = "KEYS#"  # the dedupe index: heads and pages
+PK_SNAPSHOT = "SNAPSHOT#"  # the snapshot catalog
+PK_MODEL = "MODEL#"  # model versions, counter, champion pointer
+PK_TRAINRUN = "TRAINRUN#"  # training run records
 
 # --- sources, event sources and contracts -------------------------------------------------------
 SOURCE_S3 = "s3"  # accounting source of landed files
@@ -45,12 +62,16 @@ TRAINING_EVENT_SOURCE = "fraudops.training"
 DEFAULT_STREAM_CONTRACT = "transactions"
 
 # --- limits -------------------------------------------------------------------------------------
-# A stream commit is one DynamoDB transaction of its record marks plus the counters item, and a
-# transaction holds at most 100 items.
-MAX_RECORDS_PER_COMMIT = 99
-# Commit marks outlive the stream's maximum retention (7 days): a record is never re-delivered
-# after its mark expired.
+# A stream batch is committed in one DynamoDB transaction whatever its size (a shard checkpoint,
+# not a mark per record): Lambda's largest Kinesis batch.
+MAX_STREAM_BATCH = 10_000
+# A shard's commit ranges outlive the stream's maximum retention (7 days): the dead-letter path
+# never asks about a record older than that.
 COMMIT_MARK_TTL_SECONDS = 8 * 86_400
+# The dedupe index keeps a key as long as the contract accepts its event time (max_age_days),
+# plus this margin; a contract without a maximum age keeps keys this long.
+INDEX_TTL_MARGIN_DAYS = 7
+INDEX_TTL_DEFAULT_DAYS = 400
 
 
 class ConfigurationError(RuntimeError):
@@ -91,13 +112,32 @@ def scoring_feed() -> str | None:
 
 @dataclass(frozen=True)
 class Limits:
-    """Chunk sizes bound memory; the stale time is how long a claim may look abandoned."""
+    """Chunk sizes bound memory; the stale time is how long a claim may look abandoned.
+
+    The size limits are checked before the work they bound, so hostile input costs at most the
+    limit: a record (line or row) above `max_record_bytes` (Kinesis's record limit) is a
+    rejected row, read without holding more than the limit; a file above `max_file_bytes` is
+    quarantined before download (it must fit the function's 2 GiB of /tmp); a gzip file that
+    inflates past `max_decompressed_bytes` is quarantined whole; a JSON line nested deeper than
+    `max_json_depth` is rejected before it is parsed."""
 
     csv_block_bytes: int = 8 << 20
     jsonl_chunk_lines: int = 50_000
     parquet_batch_rows: int = 65_536
     claim_stale_after_seconds: float = 900.0
     tmp_dir: str | None = None
+    max_record_bytes: int = 1 << 20
+    max_file_bytes: int = 1 << 30
+    max_decompressed_bytes: int = 20 << 30
+    max_json_depth: int = 64
+
+    # the variables that override the size limits (the stack may set them on the function)
+    ENV: ClassVar[dict[str, str]] = {
+        "max_record_bytes": "INGEST_MAX_RECORD_BYTES",
+        "max_file_bytes": "INGEST_MAX_FILE_BYTES",
+        "max_decompressed_bytes": "INGEST_MAX_DECOMPRESSED_BYTES",
+        "max_json_depth": "INGEST_MAX_JSON_DEPTH",
+    }
 
 
 def limits_from_env(function_timeout_seconds: float | None = None) -> Limits:
@@ -112,7 +152,21 @@ def limits_from_env(function_timeout_seconds: float | None = None) -> Limits:
     else:
         stale_s = defaults.claim_stale_after_seconds
     block = os.environ.get(CSV_BLOCK_BYTES_ENV)
+
+    def size(name: str) -> int:
+        env = Limits.ENV[name]
+        value = os.environ.get(env, "").strip()
+        if not value:
+            return int(getattr(defaults, name))
+        if not value.isdigit() or int(value) <= 0:
+            raise ConfigurationError(f"{env} must be a positive integer, not {value!r}")
+        return int(value)
+
     return Limits(
         csv_block_bytes=int(block) if block else defaults.csv_block_bytes,
         claim_stale_after_seconds=stale_s,
+        max_record_bytes=size("max_record_bytes"),
+        max_file_bytes=size("max_file_bytes"),
+        max_decompressed_bytes=size("max_decompressed_bytes"),
+        max_json_depth=size("max_json_depth"),
     )

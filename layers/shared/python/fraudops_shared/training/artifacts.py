@@ -49,12 +49,16 @@ class Artifacts:
         }
 
     def get(self, ref: Mapping[str, Any]) -> bytes:
+        """Fails closed: a reference without a SHA-256 is refused before anything is read."""
         bucket = ref.get("bucket") or self.store.bucket
+        expected = ref.get("sha256")
+        if not isinstance(expected, str) or len(expected) != 64:
+            raise ArtifactError(f"s3://{bucket}/{ref.get('key')}: no SHA-256 to check it against")
         try:
             data = self.store.get(ref["key"], ref.get("version_id"), bucket)
         except ObjectMissing as exc:
             raise ArtifactError(str(exc)) from None
-        if ref.get("sha256") and hashlib.sha256(data).hexdigest() != ref["sha256"]:
+        if hashlib.sha256(data).hexdigest() != expected:
             raise ArtifactError(f"s3://{bucket}/{ref['key']}: SHA-256 mismatch")
         return data
 
