@@ -3,7 +3,7 @@ through the S3 path of the deployed stack. Prints figures, never asserts on them
 its rows to ``bench-results.json`` (``benchmarks.results``):
 
     .venv/bin/python -m benchmarks.ingestion [--stream-records 10000] [--repeat 3]
-                                             [--s3-rows 1000000] [--skip-s3]
+                                             [--s3-rows 1000000] [--skip-s3] [--skip-stream]
 
 1. Stream, one batch of ``--stream-records`` generated transactions (~1% bad: every rule kind,
    duplicates and malformed JSON):
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -305,7 +306,7 @@ def bench_stream(n: int, repeat: int) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- S3 on LocalStack
 
 
-def report_lines(logs: Any, function: str) -> list[str]:
+def log_lines(logs: Any, function: str) -> list[str]:
     kwargs: dict[str, Any] = {"logGroupName": f"/aws/lambda/{function}"}
     lines: list[str] = []
     try:
@@ -317,7 +318,22 @@ def report_lines(logs: Any, function: str) -> list[str]:
             kwargs["nextToken"] = page["nextToken"]
     except logs.exceptions.ResourceNotFoundException:
         return []
-    return [line for line in lines if line.startswith("REPORT")]
+    return lines
+
+
+def report_lines(logs: Any, function: str) -> list[str]:
+    return [line for line in log_lines(logs, function) if line.startswith("REPORT")]
+
+
+def ingest_timings(logs: Any, function: str) -> dict[str, float]:
+    """The phases of the last file the function logged as ingested, the ones after its
+    manifest was written (commit, promote) included."""
+    timings: dict[str, float] = {}
+    for line in log_lines(logs, function):
+        if '"file ingested"' in line:
+            with contextlib.suppress(ValueError):
+                timings = dict(json.loads(line).get("timings_ms") or {})
+    return timings
 
 
 def s3_round_trip(s3: Any, bucket: str, path: Path) -> float:
@@ -357,6 +373,7 @@ def bench_s3(rows: int) -> list[dict[str, Any]]:
 
         round_trip = s3_round_trip(client(layout, "s3"), outputs["DataBucketName"], path)
         print(f"  baseline: the file up to S3 and back   {round_trip:8.1f} s")
+        print(f"  load average before the ingest         {os.getloadavg()[0]:8.2f} (1 min)")
         t = time.perf_counter()
         result = ingest.ingest_file(
             layout, path, "transactions", timeout=900, bucket=outputs["DataBucketName"]
@@ -403,6 +420,14 @@ def bench_s3(rows: int) -> list[dict[str, Any]]:
             results.update(report=rep, invocations=len(reports))
         else:
             print("  function REPORT: no REPORT line within 60 s")
+        if phases := ingest_timings(logs, function):
+            print(
+                "  function phases (its log line):  "
+                + ", ".join(f"{k} {v / 1000:.2f} s" for k, v in phases.items())
+                + f" (sum {sum(phases.values()) / 1000:.1f} s)"
+            )
+            results.update(phases_ms=phases)
+        print(f"  load average after the ingest          {os.getloadavg()[0]:8.2f} (1 min)")
         if (busy := localstack.status(layout).rss_mb) is not None:
             idle = env.idle_rss_mb
             print(f"  LocalStack RSS after the ingest        {busy:8.0f} MB (idle {idle:.0f})")
@@ -431,9 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--s3-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-s3", action="store_true", help="only the in-process stream part")
+    parser.add_argument("--skip-stream", action="store_true", help="only the S3 part")
     args = parser.parse_args(argv)
-    rows = bench_stream(args.stream_records, args.repeat)
-    bench_results.record(rows)
+    rows: list[dict[str, Any]] = []
+    if not args.skip_stream:
+        rows += bench_stream(args.stream_records, args.repeat)
+        bench_results.record(rows)
     if not args.skip_s3:
         rows += bench_s3(args.s3_rows)
         bench_results.record(rows)

@@ -15,9 +15,10 @@ import pyarrow as pa
 import pytest
 
 from fraudops_shared.contracts import load_contract
-from fraudops_shared.ingestion import readers
+from fraudops_shared.ingestion import file_pass, readers
 from fraudops_shared.ingestion.batch import BatchIngestor
 from fraudops_shared.ingestion.claims import ClaimBusyError, ClaimLostError
+from fraudops_shared.lake import writer
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.commits import Commit, FileCompletion
 from fraudops_shared.lake.zones import Zones
@@ -38,6 +39,7 @@ from tests.unit.ingestion.files import (
     parquet_bytes,
     row,
 )
+from tests.unit.lake.stores import ConcurrentBucket, Killed, kill_at
 
 # --- formats ------------------------------------------------------------------------------------
 
@@ -120,8 +122,10 @@ def test_gzipped_jsonl(lake: Lake) -> None:
     assert (result.rows_in, result.valid) == (4, 4)
 
 
-def test_parquet_is_read_in_row_batches(lake: Lake) -> None:
-    # Given a Parquet file of 25 rows and batches of 10
+def test_parquet_is_read_in_row_batches(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a Parquet file of 25 rows and batches of 10, and no room to hold rows back (each
+    # chunk's rows are written as they come: the objects show the chunks)
+    monkeypatch.setattr(writer, "CURATED_BUFFER_BYTES", 0)
     obj = lake.put(f"landing/{CONTRACT}/p.parquet", parquet_bytes([row(i) for i in range(25)]))
     # When ingested
     result = lake.ingest(obj, parquet_batch_rows=10)
@@ -132,8 +136,12 @@ def test_parquet_is_read_in_row_batches(lake: Lake) -> None:
     lake.check_outputs(result)
 
 
-def test_small_blocks_split_a_csv_into_chunks_and_uniqueness_spans_them(lake: Lake) -> None:
+def test_small_blocks_split_a_csv_into_chunks_and_uniqueness_spans_them(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given 60 rows whose last one repeats the first transaction id, read in 256-byte blocks
+    # (each chunk's rows written as they come: the objects show the chunks)
+    monkeypatch.setattr(writer, "CURATED_BUFFER_BYTES", 0)
     rows = [row(i) for i in range(59)] + [row(100, transaction_id="t-000000")]
     obj = lake.put(f"landing/{CONTRACT}/big.csv", csv_bytes(rows))
     # When ingested
@@ -474,3 +482,129 @@ def test_a_file_spanning_too_many_days_is_refused_whole(lake: Lake) -> None:
     result = lake.ingest(lake.put(f"landing/{CONTRACT}/year.csv", csv_bytes(rows)))
     assert result.status == "quarantined_file" and result.manifest["rule"] == "too_many_days"
     assert lake.keys("curated/") == [] and lake.counters()["quarantined"] == 100
+
+
+def test_a_writer_that_commits_while_we_read_the_file_is_seen_on_the_retry(lake: Lake) -> None:
+    # Given a file of many chunks whose first chunk brings t-1 (day 21), and another writer
+    # that commits t-1 after we checked that chunk, before we read the rest of the file
+    rows = [row(1)] + [row(i) for i in range(100, 160)]
+    obj = lake.put(f"landing/{CONTRACT}/long.csv", csv_bytes(rows))
+    other = BatchIngestor(store=lake.store, claims=lake.claims, log=lake.log,
+                          index_store=lake.index, zones=lake.zones)  # fmt: skip
+    raced: list[Any] = []
+
+    class RacedStore:
+        """Our store; the other writer commits t-1 at our first Parquet write."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(lake.store, name)
+
+        def put_parquet(self, key: str, table: pa.Table) -> None:
+            if not raced:
+                raced.append(other.ingest(
+                    lake.put(f"landing/{CONTRACT}/o.csv", csv_bytes([row(1)])), owner="o", now=NOW
+                ))  # fmt: skip
+            lake.store.put_parquet(key, table)
+
+    # When we finish the file (later chunks hold day 21 too: the index is read again)
+    result = lake.ingest(obj, store=RacedStore(), csv_block_bytes=256)
+    # Then our commit, conditioned on the day's version we checked t-1 against, failed; the
+    # retry found the other copy: t-1 is curated once, and our copy is a duplicate
+    assert raced[0].valid == 1
+    assert (result.valid, result.rule_counts) == (60, {"duplicate_key": 1})
+    assert sorted(r["transaction_id"] for r in lake.curated_rows()).count("t-000001") == 1
+    lake.check_outputs(result)
+
+
+# --- fewer, larger objects; written in the background on a store that takes concurrent calls ----
+
+
+def test_a_file_in_event_order_makes_one_object_per_day_and_one_of_rejected_rows(
+    lake: Lake,
+) -> None:
+    # Given a file read in many chunks, its days in order, a bad row in several chunks
+    rows = [row(3 * i + d, amount="abc" if i % 7 == 0 else None) for d in range(3)
+            for i in range(12)]  # fmt: skip
+    rows = [{**r, "amount": r["amount"] or f"{n}.50"} for n, r in enumerate(rows)]
+    obj = lake.put(f"landing/{CONTRACT}/ordered.csv", csv_bytes(rows))
+    # When ingested in small blocks
+    result = lake.ingest(obj, csv_block_bytes=256)
+    assert (result.rows_in, result.valid, result.rejected) == (36, 30, 6)
+    # Then each day is one object, and the rejected rows one object, not one per chunk
+    curated = result.manifest["outputs"]["curated"]
+    assert len(curated) == 3 and all(k.endswith(f"{result.sha256[:16]}-00000.parquet")
+                                     for k in curated)  # fmt: skip
+    assert result.manifest["outputs"]["quarantine"] == [
+        lake_keys.quarantine_rows_key(lake.zones, CONTRACT, result.sha256, 0)
+    ]
+    lake.check_outputs(result)
+
+
+def test_rejected_rows_are_written_in_parts_of_bounded_size(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(file_pass, "QUARANTINE_PART_BYTES", 1)
+    rows = [row(i, amount="abc") for i in range(20)]
+    result = lake.ingest(lake.put(f"landing/{CONTRACT}/bad.csv", csv_bytes(rows)),
+                         csv_block_bytes=256)  # fmt: skip
+    parts = result.manifest["outputs"]["quarantine"]
+    assert len(parts) > 3 and parts[-1].endswith(f"part-{len(parts) - 1:05d}.jsonl")
+    lake.check_outputs(result)
+    assert sorted(json.loads(r["record"])["transaction_id"] for r in lake.quarantined()) == [
+        f"t-{i:06d}" for i in range(20)
+    ]
+
+
+def test_a_store_that_takes_concurrent_calls_gets_the_same_outputs() -> None:
+    rows = [row(i) for i in range(50)] + [row(60, amount="abc")]
+    results, lakes = [], []
+    for store in (MemoryBucket(BUCKET), ConcurrentBucket(BUCKET, delay=0.002)):
+        lake = Lake(store=store)
+        results.append(lake.ingest(lake.put(f"landing/{CONTRACT}/a.csv", csv_bytes(rows)),
+                                   csv_block_bytes=512))  # fmt: skip
+        lakes.append(lake)
+    serial, concurrent = results
+    assert concurrent.manifest["outputs"] == serial.manifest["outputs"]
+    assert lakes[1].keys("") == lakes[0].keys("")
+    assert lakes[1].curated_rows() == lakes[0].curated_rows()
+    assert lakes[1].counters() == lakes[0].counters()
+    lakes[1].check_outputs(concurrent)
+    assert lakes[1].store.peak > 1  # type: ignore[attr-defined]
+    # And the result tells how long the commit and the promotion took (the manifest cannot)
+    assert {"write", "commit", "promote"} <= set(concurrent.summary()["timings_ms"])
+
+
+def test_a_failed_background_write_commits_nothing_and_the_retry_completes() -> None:
+    store = ConcurrentBucket(BUCKET)
+    lake = Lake(store=store)
+    obj = lake.put(f"landing/{CONTRACT}/w.csv", csv_bytes([row(i) for i in range(30)]))
+
+    def slow_down(op: str, key: str) -> None:
+        if op == "put" and key.endswith(".parquet") and "2026-11-21" in key:
+            raise OSError("SlowDown")
+
+    store.fail = slow_down
+    with pytest.raises(OSError, match="SlowDown"):
+        lake.ingest(obj, csv_block_bytes=256)
+    # Then nothing was committed or promoted, and the claim was given back
+    assert lake.counters() == {} and lake.keys("curated/") == []
+    store.fail = lambda op, key: None
+    result = lake.ingest(obj, owner="req-2", csv_block_bytes=256)
+    assert result.valid == 30 and lake.keys("curated/") == sorted(
+        result.manifest["outputs"]["curated"]
+    )
+    assert lake.keys("_staging/") == []
+
+
+def test_a_kill_among_concurrent_promotions_is_finished_by_the_redelivery() -> None:
+    store = ConcurrentBucket(BUCKET)
+    lake = Lake(store=store)
+    obj = lake.put(f"landing/{CONTRACT}/k.csv", csv_bytes([row(i) for i in range(30)]))
+    kill_at(store, "copy", 2)
+    with pytest.raises(Killed):
+        lake.ingest(obj)
+    assert lake.counters()["curated"] == 30  # committed, not (all) promoted
+    store.fail = lambda op, key: None
+    assert lake.ingest(obj).status == "already_ingested"
+    assert len(lake.curated_rows()) == 30 and lake.keys("_staging/") == []
+    assert lake.counters()["curated"] == 30

@@ -31,7 +31,10 @@ _MISSING = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 
 
 class S3ObjectStore:
-    """Reads sources from any bucket; writes only into the data bucket."""
+    """Reads sources from any bucket; writes only into the data bucket. Takes concurrent calls
+    (boto3 clients are thread-safe): the lake writes and promotes several objects at once."""
+
+    concurrency = 8
 
     def __init__(self, client: S3Client, data_bucket: str) -> None:
         self.s3, self.bucket = client, data_bucket

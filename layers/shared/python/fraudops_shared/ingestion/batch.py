@@ -90,6 +90,7 @@ class IngestResult:
     rejected: int = 0
     rule_counts: dict[str, int] = field(default_factory=dict)
     max_event_time: datetime | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)  # also after the manifest
 
     def summary(self) -> dict[str, Any]:
         """The result in one log line (the manifest holds the rest)."""
@@ -102,6 +103,7 @@ class IngestResult:
             "valid": self.valid,
             "rejected": self.rejected,
             "rule_counts": self.rule_counts,
+            "timings_ms": self.timings_ms,
         }
 
 
@@ -215,65 +217,75 @@ class BatchIngestor:
         written_at = self.clock_ms()
         for _ in range(COMMIT_ATTEMPTS):
             run = self.reader.run(sha, name, contract, path, now, clock, commit_id, index)
-            if run.problem is not None:
-                run.outputs.discard()
-                return self._quarantine_file(
-                    obj, sha, name, contract, run.problem, run.fmt, path, now, clock, claim, owner
+            try:  # whatever the outcome, the pass's background writers stop
+                if run.problem is not None:
+                    run.outputs.discard()
+                    return self._quarantine_file(
+                        obj, sha, name, contract, run.problem, run.fmt, path, now, clock, claim,
+                        owner,
+                    )  # fmt: skip
+                by_day = run.pages_by_day()
+                if len(by_day) > MAX_DAYS_PER_COMMIT:
+                    run.outputs.discard()
+                    problem = FileProblem(
+                        f"the file's valid rows span {len(by_day)} event days; one file may span "
+                        f"at most {MAX_DAYS_PER_COMMIT} (its commit moves one index head per "
+                        "day): split it by event date",
+                        rule="too_many_days",
+                    )
+                    return self._quarantine_file(
+                        obj, sha, name, contract, problem, run.fmt, path, now, clock, claim, owner
+                    )
+                heads = {d: run.heads.get(d, 0) for d in by_day} if index else {}
+                run.outputs.flush()  # curated and quarantined objects written (or the first error)
+                clock.lap("write")
+                manifest = self._manifest(
+                    obj, sha, contract, run.fmt, "ingested", now, clock, claim,
+                    counts={"rows_in": run.rows_in, "valid": run.valid, "rejected": run.rejected},
+                    rule_counts=run.rule_counts,
+                    outputs={"curated": list(run.outputs.curated_keys),
+                             "quarantine": run.quarantine, "file": None},
+                    max_event_time=run.max_event, commit_id=commit_id, duplicates=run.duplicates,
+                )  # fmt: skip
+                key = lake_keys.manifest_key(self.zones, contract.name, sha)
+                run.outputs.document(key, manifest)
+                pages = pages_for(commit_id, by_day, written_at) if index else []
+                if pages and self.index_store is not None:
+                    self.index_store.put_pages(contract.name, pages, self._expires(now))
+                staged = dict(run.outputs.staged)  # the manifest written too (or the first error)
+                commit = Commit(
+                    commit_id=commit_id,
+                    contract=contract.name,
+                    source=SOURCE,
+                    manifest_key=key,
+                    counts=self._counts(
+                        run.rows_in, run.valid, run.rejected, quarantined_file=False
+                    ),
+                    staged=staged,
+                    curated=tuple(run.outputs.curated_keys),
+                    heads=heads,
+                    completion=FileCompletion(sha, owner, "ingested"),
                 )
-            by_day = run.pages_by_day()
-            if len(by_day) > MAX_DAYS_PER_COMMIT:
-                run.outputs.discard()
-                problem = FileProblem(
-                    f"the file's valid rows span {len(by_day)} event days; one file may span at "
-                    f"most {MAX_DAYS_PER_COMMIT} (its commit moves one index head per day): "
-                    "split it by event date",
-                    rule="too_many_days",
-                )
-                return self._quarantine_file(
-                    obj, sha, name, contract, problem, run.fmt, path, now, clock, claim, owner
-                )
-            heads = {d: index.known_heads.get(d, 0) for d in by_day} if index else {}
-            manifest = self._manifest(
-                obj, sha, contract, run.fmt, "ingested", now, clock, claim,
-                counts={"rows_in": run.rows_in, "valid": run.valid, "rejected": run.rejected},
-                rule_counts=run.rule_counts,
-                outputs={"curated": list(run.outputs.curated_keys), "quarantine": run.quarantine,
-                         "file": None},
-                max_event_time=run.max_event, commit_id=commit_id, duplicates=run.duplicates,
-            )  # fmt: skip
-            key = lake_keys.manifest_key(self.zones, contract.name, sha)
-            run.outputs.document(key, manifest)
-            pages = pages_for(commit_id, by_day, written_at) if index else []
-            if pages and self.index_store is not None:
-                self.index_store.put_pages(contract.name, pages, self._expires(now))
-            commit = Commit(
-                commit_id=commit_id,
-                contract=contract.name,
-                source=SOURCE,
-                manifest_key=key,
-                counts=self._counts(run.rows_in, run.valid, run.rejected, quarantined_file=False),
-                staged=dict(run.outputs.staged),
-                curated=tuple(run.outputs.curated_keys),
-                heads=heads,
-                completion=FileCompletion(sha, owner, "ingested"),
-            )
-            try:
-                self.log.commit(commit, expires_at=self._expires(now))
-            except CommitConflict:
-                if index is None:
-                    raise
-                index.forget_heads()  # another writer committed keys of the same days: again
-                continue
-            if index is not None:
-                ref = CommitRef(commit_id, key, SOURCE, commit.curated)
-                index.learn(ref, pages, bumped(heads, by_day))
-            promote(self.store, commit.staged)
-            self.log.mark_promoted(commit)
-            clock.lap("write")
-            return IngestResult(
-                "ingested", contract.name, sha, key, manifest, run.rows_in, run.valid,
-                run.rejected, run.rule_counts, run.max_event,
-            )  # fmt: skip
+                try:
+                    self.log.commit(commit, expires_at=self._expires(now))
+                except CommitConflict:
+                    if index is None:
+                        raise
+                    index.forget_heads()  # another writer committed keys of the same days: again
+                    continue
+                clock.lap("commit")
+                if index is not None:
+                    ref = CommitRef(commit_id, key, SOURCE, commit.curated)
+                    index.learn(ref, pages, bumped(heads, by_day))
+                promote(self.store, commit.staged)
+                self.log.mark_promoted(commit)
+                clock.lap("promote")
+                return IngestResult(
+                    "ingested", contract.name, sha, key, manifest, run.rows_in, run.valid,
+                    run.rejected, run.rule_counts, run.max_event, clock.as_dict(),
+                )  # fmt: skip
+            finally:
+                run.outputs.close()
         raise CommitConflict(f"{obj.key}: still conflicting after {COMMIT_ATTEMPTS} attempts")
 
     @staticmethod

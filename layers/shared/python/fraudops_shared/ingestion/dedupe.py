@@ -32,7 +32,7 @@ vectorised over a batch (one numpy pass per distinct key length).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -208,7 +208,8 @@ class DedupeIndex:
             state.seen = {p for p in state.seen if int(p[:13]) >= state.watermark - LOOKBACK_MS}
             state.read_once = True
         self._trust_committed()
-        self.known_heads.update(heads)
+        # a day without a head is known too (version 0): not read again until one appears
+        self.known_heads.update({day: heads.get(day, 0) for day in wanted})
         return heads
 
     def _trust_committed(self) -> None:
@@ -324,49 +325,75 @@ class TableCheck:
     duplicate: np.ndarray
     reasons: dict[int, str]
     hashes: np.ndarray
-    days: list[str]
+    day_names: list[str]  # the table's distinct days
+    day_codes: np.ndarray  # each row's day, as an index into day_names
+
+    @property
+    def days(self) -> list[str]:
+        """Each row's day."""
+        return [self.day_names[c] for c in self.day_codes.tolist()]
 
     def kept_by_day(self) -> dict[str, np.ndarray]:
-        out: dict[str, list[int]] = {}
-        for row in np.flatnonzero(~self.duplicate).tolist():
-            out.setdefault(self.days[row], []).append(row)
-        return {d: self.hashes[np.array(rows)] for d, rows in out.items()}
+        """The hashes of the rows that are not duplicates, by day (in row order)."""
+        keep = ~self.duplicate
+        hashes, codes = self.hashes[keep], self.day_codes[keep]
+        return {self.day_names[c]: hashes[codes == c] for c in np.unique(codes).tolist()}
+
+
+def day_codes(table: pa.Table, day_column: str | None) -> tuple[list[str], np.ndarray]:
+    """The index bucket of each row (its event date, the contract's partition column), as the
+    distinct days' names and one index into them per row: one dictionary encoding instead of
+    a Python object per row (the name of a null day is ``"None"``, as ``str`` makes it)."""
+    if not day_column or day_column not in table.column_names:
+        return ["all"], np.zeros(table.num_rows, np.int32)
+    column = table.column(day_column).combine_chunks()
+    encoded = column.dictionary_encode(null_encoding="encode")
+    names = [str(d) for d in encoded.dictionary.to_pylist()]
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return names, codes
 
 
 def day_strings(table: pa.Table, day_column: str | None) -> list[str]:
     """The index bucket of each row: its event date (the contract's partition column)."""
-    if not day_column or day_column not in table.column_names:
-        return ["all"] * table.num_rows
-    return [str(d) for d in table.column(day_column).to_pylist()]
+    names, codes = day_codes(table, day_column)
+    return [names[c] for c in codes.tolist()]
 
 
 def check_table(
-    index: DedupeIndex, table: pa.Table, *, day_column: str | None, reader: CuratedReader
+    index: DedupeIndex,
+    table: pa.Table,
+    *,
+    day_column: str | None,
+    reader: CuratedReader,
+    known: Collection[str] = (),
 ) -> TableCheck:
     """Read the index for the table's days and find the rows whose key another commit curated
-    (hash hits confirmed exactly)."""
+    (hash hits confirmed exactly). Days in ``known`` are not read again: a batch checked in
+    parts (a file's chunks) checks every part of a day against the version it first read, the
+    version its commit is conditioned on."""
     key = index.key_column
-    days = day_strings(table, day_column)
+    names, codes = day_codes(table, day_column)
     hashes = key_hashes(table.column(key)) if table.num_rows else np.zeros(0, np.uint64)
     duplicate = np.zeros(table.num_rows, bool)
     reasons: dict[int, str] = {}
     if not table.num_rows:
-        return TableCheck(duplicate, reasons, hashes, days)
-    index.read(set(days))
-    keys = [str(k) for k in table.column(key).to_pylist()]
-    day_arr = np.array(days, dtype=object)
-    for day in sorted(set(days)):
-        rows = np.flatnonzero(day_arr == day)
-        hit, refs = index.candidates(day, hashes[rows])
+        return TableCheck(duplicate, reasons, hashes, names, codes)
+    present = np.unique(codes).tolist()
+    index.read(names[c] for c in present if names[c] not in known)
+    for code in sorted(present, key=lambda c: names[c]):
+        rows = np.flatnonzero(codes == code)
+        hit, refs = index.candidates(names[code], hashes[rows])
         hit_rows = rows[hit]
         if not len(hit_rows):
             continue
-        confirmed = index.confirm([keys[r] for r in hit_rows], refs, reader)
-        for row, found in zip(hit_rows.tolist(), confirmed, strict=True):
+        # only the hits' keys become Python strings
+        keys = [str(k) for k in table.column(key).take(pa.array(hit_rows)).to_pylist()]
+        confirmed = index.confirm(keys, refs, reader)
+        for row, value, found in zip(hit_rows.tolist(), keys, confirmed, strict=True):
             if found is not None:
                 duplicate[row] = True
-                reasons[row] = duplicate_reason(key, keys[row], found, table, row)
-    return TableCheck(duplicate, reasons, hashes, days)
+                reasons[row] = duplicate_reason(key, value, found, table, row)
+    return TableCheck(duplicate, reasons, hashes, names, codes)
 
 
 def duplicate_reason(key: str, value: str, hit: Hit, table: pa.Table, row: int) -> str:

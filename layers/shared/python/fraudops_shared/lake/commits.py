@@ -17,11 +17,14 @@ dead-letter path, or a snapshot): promotion is idempotent (copy, then delete).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fraudops_shared.lake.store import ObjectMissing
+from fraudops_shared.lake.store import ObjectMissing, concurrency
 from fraudops_shared.runtime.settings import STAGING_PREFIX
+
+PROMOTE_WORKERS = 8  # copies at once (botocore's pool holds 10 connections)
 
 
 class CommitConflict(RuntimeError):
@@ -126,20 +129,33 @@ def staging_key(commit_id: str, final_key: str) -> str:
 
 def promote(store: Promoter, staged: Mapping[str, str]) -> int:
     """Copy each staged object to its curated key, then delete the staged copies; safe to run
-    again after a crash (an object already moved is left as it is). Returns how many moved."""
-    moved: list[str] = []
-    for source, dest in sorted(staged.items()):
-        try:
-            store.copy_within(source, dest)  # one call: no existence check first
-            moved.append(source)
-        except ObjectMissing:
-            if not store.exists(dest):  # only a crash after an earlier promotion gets here
-                raise RuntimeError(
-                    f"committed output {dest} is neither staged nor promoted"
-                ) from None
+    again after a crash (an object already moved is left as it is). Returns how many moved.
+
+    A store that takes concurrent calls (``concurrency`` above 1) gets up to
+    ``PROMOTE_WORKERS`` copies at once: every copy still ends before any staged object is
+    deleted, so a crash at any point leaves each object staged, promoted or both."""
+    pairs = sorted(staged.items())
+    workers = min(PROMOTE_WORKERS, concurrency(store), len(pairs))
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="promote") as pool:
+            results = list(pool.map(lambda pair: _copy_one(store, *pair), pairs))
+    else:
+        results = [_copy_one(store, source, dest) for source, dest in pairs]
+    moved = [source for (source, _), copied in zip(pairs, results, strict=True) if copied]
     if moved:
         store.delete(moved)
     return len(moved)
+
+
+def _copy_one(store: Promoter, source: str, dest: str) -> bool:
+    """True when copied; False when an earlier promotion already moved it."""
+    try:
+        store.copy_within(source, dest)  # one call: no existence check first
+    except ObjectMissing:
+        if not store.exists(dest):  # only a crash after an earlier promotion gets here
+            raise RuntimeError(f"committed output {dest} is neither staged nor promoted") from None
+        return False
+    return True
 
 
 class Promotions(Protocol):

@@ -79,5 +79,12 @@ class ObjectStore(Protocol):
         """A Parquet object of the data bucket as a table."""
 
 
+def concurrency(store: Any) -> int:
+    """How many calls a store takes at once: its ``concurrency`` attribute, 1 unless it says
+    more (the in-memory stores of the tests do not)."""
+    value = getattr(store, "concurrency", 1)
+    return value if isinstance(value, int) and value > 1 else 1
+
+
 class ObjectMissing(LookupError):
     """The object (or that version of it) does not exist."""
