@@ -18,7 +18,9 @@ write their reasons. Rule ids are stable, dashboards and alarms count them, and 
   became known);
 - `duplicate_key` (within the batch, or already ingested per `seen_keys`);
 - for single records also `not_an_object` and `unknown_field` (the field's name is in the
-  reason only: rule ids never hold what a producer sent).
+  reason only: rule ids never hold what a producer sent), and `type:<col>` for a nested value
+  or a lone surrogate; checked by `contracts.results.record_cells`, which the pyarrow-free
+  `contracts.records` (one record at a time, for the scoring Lambda) shares.
 
 Columns are checked side by side on `_WORKERS` threads (Arrow and numpy release the GIL). The
 rejected rows' rules and reasons are built with the report; their JSON `record` text only when
@@ -33,7 +35,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -42,6 +43,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudops_shared.contracts.masks import TEXT_TYPES, Failure
+from fraudops_shared.contracts.results import RecordResult, record_cells
+from fraudops_shared.contracts.results import as_cell as as_cell  # re-exported: moved there
 from fraudops_shared.contracts.rules import Checked, check_column
 from fraudops_shared.contracts.schema import Column, Contract
 from fraudops_shared.contracts.timing import freshness, labels
@@ -138,19 +141,6 @@ class ValidationReport:
             f"rows_valid={self.rows_valid}, rows_rejected={self.rows_rejected}, "
             f"rule_counts={self.rule_counts!r})"
         )
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """One stream record: the typed row if valid, otherwise the failed rules and why."""
-
-    valid_row: dict[str, Any] | None
-    rules: list[str]
-    reasons: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return self.valid_row is not None
 
 
 REJECTED_SCHEMA = pa.schema(
@@ -429,36 +419,16 @@ def validate_records(
     records = list(records)
     results: list[RecordResult | None] = [None] * len(records)
     names = contract.column_names
-    known = set(names)
     columns: dict[str, list[str | None]] = {name: [] for name in names}
     kept: list[int] = []
     for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            kind = type(record).__name__
-            results[i] = RecordResult(
-                None, ["not_an_object"], [f"record is a {kind}, not a JSON object"]
-            )
-            continue
-        rules, reasons = [], []
-        for k in record:
-            if k not in known:
-                rules.append("unknown_field")  # the name is the producer's: reason only
-                reasons.append(
-                    f"field {str(k)!r} is not in contract {contract.name} v{contract.version}"
-                )
-        for k in names:
-            v = record.get(k)
-            if isinstance(v, dict | list | tuple | set | bytes):
-                rules.append(f"type:{k}")
-                reasons.append(
-                    f"{k} is a {type(v).__name__}, not a single {contract.column(k).type} value"
-                )
-        if rules:
-            results[i] = RecordResult(None, rules, reasons)
+        cells = record_cells(contract, record)  # not_an_object, unknown_field, nested values
+        if isinstance(cells, RecordResult):
+            results[i] = cells
             continue
         kept.append(i)
         for k in names:
-            columns[k].append(as_cell(record.get(k)))
+            columns[k].append(cells[k])
     if kept:
         table = pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
         report = validate_batch(contract, table, now=now, seen_keys=seen_keys)
@@ -472,16 +442,3 @@ def validate_records(
             else:
                 results[i] = RecordResult(next(valid_rows), [], [])
     return [r for r in results if r is not None]
-
-
-def as_cell(value: Any) -> str | None:
-    """A JSON value as the text a CSV would carry, so records and files share one parser."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
