@@ -73,7 +73,9 @@ stream 1 and 2 hold for every transaction. Otherwise:
 
 `apply_batch` gives what applying its transactions one by one in event-time order (ties by id
 hash) gives: within a batch nothing is late. It runs the kernel once over the batch's cards'
-kept transactions and the batch, with no Python loop per transaction.
+kept transactions and the batch, with no Python loop per transaction. One transaction alone
+(the API's call) takes `features.online_single` instead: the same results to the bit, in plain
+Python over the card's few kept entries (~50 us instead of ~1 ms of numpy calls).
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ class Batch:
     features: np.ndarray  # (transactions, len(spec.names)) float32, in the order given
     states: dict[str, CardState]  # the new state of every card whose history changed
     applied: np.ndarray  # (transactions,) bool: added to its card's history
+    repeat: np.ndarray  # (transactions,) bool: its id was already applied (kept, or earlier here)
 
 
 def apply(state: CardState, transaction: Mapping[str, Any]) -> tuple[np.ndarray, CardState, bool]:
@@ -189,7 +192,14 @@ def apply_batch(
     spec: WindowSpec, states: Mapping[str, CardState], transactions: Sequence[Mapping[str, Any]]
 ) -> Batch:
     """Many transactions of many cards, applied in event-time order. `states` holds the cards'
-    current states (a card not in it is unknown: an empty state)."""
+    current states (a card not in it is unknown: an empty state). One transaction (the API)
+    takes `online_single`, the same results in plain Python, when it can."""
+    if len(transactions) == 1:
+        from fraudops_shared.features.online_single import apply_one  # it imports this module
+
+        one = apply_one(spec, states, transactions[0])
+        if one is not None:
+            return one
     columns = {c: [r.get(c) for r in transactions] for c in spec.record_columns}
     return apply_columns(spec, states, columns)
 
@@ -281,7 +291,7 @@ def apply_columns(
         newest,
         pruned_last,
     )
-    return Batch(features=features, states=new_states, applied=applied)
+    return Batch(features=features, states=new_states, applied=applied, repeat=repeat)
 
 
 def featurise(
@@ -290,9 +300,16 @@ def featurise(
     """Whole model rows (`features.names` order) for a batch of records, and the batch (new
     states, applied). The per-transaction part is `FeatureSet.transaction_matrix`."""
     if features.windows is None:
-        none = Batch(np.zeros((len(records), 0), np.float32), {}, np.zeros(len(records), bool))
+        no = np.zeros(len(records), bool)
+        none = Batch(np.zeros((len(records), 0), np.float32), {}, no, no.copy())
         return features.matrix_from_records(records), none
     batch = apply_batch(features.windows, states, records)
+    own = features.transaction_row(records[0]) if len(records) == 1 else None
+    if own is not None:  # one transaction: the same numbers without numpy per column
+        x = np.empty((1, len(own) + batch.features.shape[1]), np.float32)
+        x[0, : len(own)] = own
+        x[0, len(own) :] = batch.features[0]
+        return x, batch
     cols = {c: [r.get(c) for r in records] for c in features.transaction_columns}
     x = np.hstack([features.transaction_matrix(cols), batch.features])
     return np.ascontiguousarray(x), batch

@@ -36,15 +36,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
 
 from fraudops_shared.contracts import Contract, load_contract
-from fraudops_shared.features.values import FeatureSpecError
+from fraudops_shared.features.values import FeatureSpecError, epoch_second, number, string
 from fraudops_shared.features.values import epoch_seconds as _epoch_seconds
 from fraudops_shared.features.values import numbers as _numbers
 from fraudops_shared.features.values import strings as _strings
@@ -170,6 +171,20 @@ class FeatureSet:
         if out is None:
             return np.zeros((n, 0), FEATURE_DTYPE)
         return np.ascontiguousarray(out, dtype=FEATURE_DTYPE)
+
+    def transaction_row(self, record: Mapping[str, Any]) -> list[float] | None:
+        """`transaction_matrix` of one record (the API's call), as the float64 values the
+        matrix rounds to float32, computed without numpy per column; None for anything the
+        one-value readers leave to the arrays (a value of an unusual type): use the matrix."""
+        try:
+            return [v for f in self.features for v in _apply_one(f, record, self._indexes)]
+        except Exception:  # anything unusual: the matrix gives its answer (or its error)
+            return None
+
+    @cached_property
+    def _indexes(self) -> dict[str, dict[str, float]]:
+        """category_index: each feature's value -> position, built once."""
+        return {f.name: {v: float(i) for i, v in enumerate(f.values)} for f in self.features}
 
     def matrix_from_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Rows as dicts (a Kinesis event, an API request): the same numbers as `matrix`, the
@@ -305,3 +320,42 @@ def _apply(f: Feature, columns: Mapping[str, Any], n: int) -> np.ndarray:
     if f.transform == "not_null":
         return np.array([v is not None for v in _strings(col)], dtype=np.float64)
     raise FeatureSpecError(f"unknown transform {f.transform!r}")  # parse_feature_set forbids it
+
+
+def _apply_one(
+    f: Feature, record: Mapping[str, Any], indexes: Mapping[str, Mapping[str, float]]
+) -> list[float]:
+    """`_apply` of one record, operation for operation (numpy where a libm call could differ)."""
+    value = record.get(f.columns[0])
+    if f.transform == "number":
+        xs = [number(record.get(c)) for c in f.columns]
+        return [f.null_as if math.isnan(x) else x for x in xs]
+    if f.transform in ("log1p", "is_multiple", "bool"):
+        x = number(value)
+        if math.isnan(x):
+            return [f.null_as]
+        if f.transform == "log1p":
+            return [float(np.log1p(np.maximum(x, 0.0)))]
+        if f.transform == "bool":
+            return [float(x != 0)]
+        cents = x * 100.0
+        step = round(float(f.of or 1.0) * 100.0)
+        return [float(math.isfinite(cents) and math.fmod(round(cents), step) == 0)]
+    if f.transform == "hour_of_day":
+        secs = epoch_second(value)
+        return [f.null_as if math.isnan(secs) else float(np.mod(secs, 86400.0)) / 3600.0]
+    if f.transform == "one_hot":
+        s = string(value)
+        return [float(s == v) for v in f.values]
+    if f.transform == "category_index":
+        s = string(value)
+        return [indexes[f.name].get(s, -1.0) if s is not None else -1.0]
+    if f.transform == "digits":
+        s = string(value)
+        return [float(s) if s is not None and s.isdigit() else -1.0]
+    if f.transform == "not_equal":
+        a, b = string(value), string(record.get(f.columns[1]))
+        return [f.null_as if a is None or b is None else float(a != b)]
+    if f.transform == "not_null":
+        return [float(string(value) is not None)]
+    raise FeatureSpecError(f"unknown transform {f.transform!r}")

@@ -7,12 +7,13 @@ between the offline computation (`features.windows`) and the online one (`featur
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from fraudops_shared.features.values import numbers, strings
+from fraudops_shared.features.values import number, numbers, string, strings
 
 MAX_CENTS = 2**31 - 1  # amounts are clipped to this many cents (int32 state, exact sums)
 NO_TIME = np.iinfo(np.int64).min  # "no such time" in states
@@ -116,3 +117,47 @@ def value_hashes(values: Any) -> np.ndarray:
     folded = ((h >> np.uint64(32)) ^ (h & np.uint64(0xFFFFFFFF))).astype(np.uint32)
     folded = np.where(folded == 0, np.uint32(1), folded)
     return np.where(idx >= 0, folded[np.maximum(idx, 0)] if len(folded) else 0, 0).astype(np.uint32)
+
+
+# --- one value (the API's one transaction): `f([v])[0]` of the functions above, in plain Python;
+# values of other types raise `values.Unusual` (the caller takes the array path) ---------------
+
+_MASK = 2**64 - 1
+_WORDS = struct.Struct("<Q")
+
+
+def cent(v: Any) -> int:
+    """`cents([v])[0]`."""
+    x = number(v)
+    x = x if np.isfinite(x) else 0.0
+    return round(min(max(x, 0.0), MAX_CENTS / 100.0) * 100.0)
+
+
+def hash64_one(text: str) -> int:
+    """`hash64([text])[0]`: the same words, multiplies and shifts on Python ints mod 2^64."""
+    data = text.encode()
+    h = ((len(data) * int(_K1)) & _MASK) ^ int(_SEED)
+    k2 = int(_K2)
+    for (word,) in _WORDS.iter_unpack(data.ljust(-(-len(data) // 8) * 8, b"\0")):
+        x = ((h ^ word) * k2) & _MASK
+        h = x ^ (x >> 29)
+    h ^= h >> 30
+    h = (h * k2) & _MASK
+    h ^= h >> 27
+    h = (h * int(_K3)) & _MASK
+    return h ^ (h >> 31)
+
+
+def id_hash(v: Any) -> int:
+    """`id_hashes([v])[0]`."""
+    text = string(v)
+    return 0 if text is None else (hash64_one(text) or 1)
+
+
+def value_hash(v: Any) -> int:
+    """`value_hashes([v])[0]`."""
+    text = string(v)
+    if text is None:
+        return 0
+    h = hash64_one(text)
+    return ((h >> 32) ^ (h & 0xFFFFFFFF)) or 1

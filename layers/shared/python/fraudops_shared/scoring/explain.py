@@ -23,18 +23,19 @@ P(fraud) onnxruntime returns (to float32 rounding).
 
 Trees are walked exactly as onnxruntime walks them (first node listed per tree is its root; the
 split modes; ``nodes_missing_value_tracks_true`` for NaN), all trees and all rows at once, one
-depth level per numpy step.
+depth level per numpy step; one row (the API's call) with every node's comparison at once
+(``explain_walk``: the same leaves, the same contributions).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from fraudops_shared.scoring import onnx_params
+from fraudops_shared.scoring import explain_walk, onnx_params
 from fraudops_shared.scoring.onnx_params import (
     FLOATS,
     INTS,
@@ -60,14 +61,6 @@ _MODES: dict[bytes, int] = {
     b"BRANCH_GT": 4,
     b"BRANCH_EQ": 5,
     b"BRANCH_NEQ": 6,
-}
-_COMPARE: dict[int, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    1: np.less_equal,
-    2: np.less,
-    3: np.greater_equal,
-    4: np.greater,
-    5: np.equal,
-    6: np.not_equal,
 }
 # Rows walked at once: the per-step arrays stay in cache, the (trees, rows, features) gather of
 # path contributions a few MB.
@@ -123,6 +116,8 @@ class Explainer(ABC):
             raise ValueError(f"k must be at least 1, got {k}")
         rows = self._rows(x)
         _, contrib = self.contributions(rows)
+        if rows.shape[0] == 1:
+            return [explain_walk.top_of_row(rows[0], contrib[0], min(k, self.n_features), labels)]
         order = np.argsort(-contrib, axis=1, kind="stable")[:, : min(k, self.n_features)]
         values = np.take_along_axis(rows, order, axis=1).tolist()
         amounts = np.take_along_axis(contrib, order, axis=1).tolist()
@@ -272,6 +267,7 @@ class TreeExplainer(Explainer):
         self._modes = sorted(set(modes[internal].tolist()))
         self._mode2 = np.repeat(modes, 2)
         self._tracks2 = np.repeat(tracks & internal, 2)
+        self._one_row = explain_walk.OneRow(self)
         super().__init__(n_features, names)
 
     def raw_score(self, x: Any) -> np.ndarray:
@@ -284,6 +280,8 @@ class TreeExplainer(Explainer):
 
     def contributions(self, x: Any) -> tuple[float, np.ndarray]:
         rows = self._rows(x)
+        if rows.shape[0] == 1:
+            return self.bias, self._one_row.contributions(rows[0])
         contrib = np.empty((rows.shape[0], self.n_features))
         for start in range(0, rows.shape[0], _CHUNK_ROWS):
             slots = self._slot2.take(self._walk(rows[start : start + _CHUNK_ROWS]))
@@ -291,34 +289,8 @@ class TreeExplainer(Explainer):
         return self.bias, contrib
 
     def _walk(self, rows: np.ndarray) -> np.ndarray:
-        """The leaf every row reaches in every tree (trees x rows, as 2 * node, the trees in an
-        order of their own), with onnxruntime's comparisons: the float32 value against the
-        threshold, NaN to the side its node's flag says (without a flag, where the comparison,
-        false for NaN except with BRANCH_NEQ, sends it)."""
-        n = rows.shape[0]
-        flat = rows.ravel()
-        offsets = (np.arange(n, dtype=np.intp) * self.n_features)[None, :]
-        nan_rows = bool(self._tracks2.any()) and bool(np.isnan(flat).any())
-        state = np.repeat(self._roots2[:, None], n, axis=1)
-        for active in self._active:
-            at = state[:active]  # the trees still walking: contiguous
-            where = self._feature2.take(at)
-            if n > 1:
-                where += offsets
-            value = flat.take(where)
-            threshold = self._threshold2.take(at)
-            if len(self._modes) == 1:
-                went_true = _COMPARE[self._modes[0]](value, threshold)
-            else:
-                mode = self._mode2.take(at)
-                went_true = np.zeros(at.shape, bool)
-                for code in self._modes:
-                    went_true |= (mode == code) & _COMPARE[code](value, threshold)
-            if nan_rows:
-                went_true |= self._tracks2.take(at) & np.isnan(value)
-            at += went_true
-            self._children2.take(at, out=at, mode="clip")  # in place: element i reads at[i] only
-        return state
+        """The leaf every row reaches in every tree (trees x rows, as 2 * node)."""
+        return explain_walk.walk_rows(self, rows)
 
 
 class _NodeIndex:
