@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+# Powertools reads these when the shared observability module is first imported, which may be
+# while any suite is collected (an end-to-end module importing a unit helper): set them first.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FraudOpsTest")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

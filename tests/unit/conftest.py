@@ -4,7 +4,6 @@ and the `table` fixture below)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +11,10 @@ import boto3
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
+# The X-Ray SDK under Powertools' Tracer opens its UDP socket when first imported: import it at
+# collection, before the sockets go off, whichever test happens to load a handler first.
+import fraudops_shared.runtime.observability  # noqa: F401
 from tests.unit.support import FakeAws, FakeLambdaContext
-
-# Powertools reads these when the shared observability module is first imported.
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "FraudOpsTest")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 TABLE_NAME = "fraudops-unit-state"
 

@@ -58,9 +58,10 @@ def test_stop_kills_a_process_that_ignores_sigterm(layout: Layout) -> None:
     layout.pid_file.write_text(str(stubborn.pid))
     # When it is stopped with a short grace period
     message = localstack.stop(layout, timeout=0.5)
-    # Then the fallback killed it and the pid file is gone
+    # Then the fallback killed it, long before its 60 s sleep ends (`stop` reaps its own
+    # child, so Popen may find no status left to read: -9 or 0, but never still running)
     assert "killed after a hung stop" in message
-    assert stubborn.wait(timeout=5) == -9
+    assert stubborn.wait(timeout=5) in (-9, 0)
     assert not layout.pid_file.exists()
 
 
