@@ -96,11 +96,15 @@ lint: $(VENV)/.stamp ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: install ## platform, validation, ingestion and training benchmarks (each prints its figures)
+bench: install ## every benchmark (each prints its figures and writes bench-results.json)
 	$(PY) -m benchmarks.platform
 	$(PY) -m benchmarks.validation
 	$(PY) -m benchmarks.ingestion
 	$(PY) -m benchmarks.training
+	$(PY) -m benchmarks.feature_value
+	$(PY) -m benchmarks.scoring
+	$(PY) -m benchmarks.scoring_deployed
+	$(PY) -m benchmarks.drift
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache

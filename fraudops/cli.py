@@ -204,6 +204,73 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from fraudops import scoring
+
+    try:
+        answer = scoring.call_api(_layout(args), scoring.read_body(args.transaction))
+    except scoring.ScoringCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if answer.status != 200:
+        print(json.dumps(answer.body, indent=2), file=sys.stdout if args.json else sys.stderr)
+        return 2 if answer.status == 400 else 1
+    if args.json:
+        print(json.dumps(answer.body["decision"], indent=2))
+    else:
+        dup = " (already decided)" if answer.body.get("duplicate") else ""
+        print(scoring.decision_line(answer.body["decision"]) + dup)
+    return 0
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from fraudops import scoring
+
+    layout = _layout(args)
+    try:
+        if args.transaction_id:
+            found = scoring.decision(layout, args.transaction_id)
+            if found is None:
+                print(f"fraudops: no decision for {args.transaction_id}", file=sys.stderr)
+                return 1
+            docs = [found]
+        else:
+            docs = scoring.all_decisions(layout)[-args.last :]
+    except scoring.ScoringCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(docs if not args.transaction_id else docs[0], indent=2))
+    else:
+        print("\n".join(scoring.decision_line(d) for d in docs) or "no decisions yet")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from fraudops import scoring
+
+    try:
+        report = scoring.compare(scoring.all_decisions(_layout(args)))
+    except scoring.ScoringCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not report["decisions"]:
+        print(report["message"])
+    else:
+        print(
+            f"{report['decisions']} decisions: champion {', '.join(report['champion'])}, "
+            f"shadow {', '.join(report['shadow'])}\n"
+            f"  outcome agreement  {report['outcome_agreement']:.2%}\n"
+            f"  score correlation  {report['score_correlation']}\n"
+            f"  alert rate         {report['alert_rate_champion']:.2%} champion, "
+            f"{report['alert_rate_shadow']:.2%} shadow "
+            f"({report['alert_rate_difference']:+.2%})"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudops", description=__doc__)
     parser.add_argument("--port", type=int, help="LocalStack port (default 4566 or FRAUDOPS_PORT)")
@@ -276,6 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "promote":
             m.add_argument("--shadow", action="store_true", help="score alongside, do not serve")
         m.set_defaults(func=cmd_models)
+    m = models.add_parser("compare", help="the shadow against the champion, over the decisions")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_compare)
+    p = sub.add_parser("score", help="score one transaction through the signed scoring API")
+    p.add_argument("transaction", help="the transaction as JSON, or @FILE.json")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score)
+    p = sub.add_parser("decisions", help="decisions made (by transaction id, or the last N)")
+    p.add_argument("--transaction-id")
+    p.add_argument("--last", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_decisions)
     return parser
 
 

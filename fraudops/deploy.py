@@ -162,13 +162,14 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
 
 
 def ingestion_accounts(layout: Layout, table: str) -> dict[str, Any]:
-    """Counters per contract and source, with the zero-loss check
-    ``in_records == curated + quarantined + dead_lettered``."""
+    """Counters per contract and source, with the zero-loss check of each source
+    (``settings.balanced``: in = curated + quarantined + dead-lettered (+ expired) for ingestion,
+    in = decided + parked + dead-lettered (+ expired) for scoring)."""
     from fraudops_shared.aws.dynamodb import read_accounts
+    from fraudops_shared.runtime.settings import balanced
 
     accounts: dict[str, Any] = read_accounts(client(layout, "dynamodb"), table)
     for sources in accounts.values():
-        for counts in sources.values():
-            out = sum(counts.get(k, 0) for k in ("curated", "quarantined", "dead_lettered"))
-            counts["balanced"] = counts.get("in_records", 0) == out
+        for source, counts in sources.items():
+            counts["balanced"] = balanced(source, counts)
     return accounts

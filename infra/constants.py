@@ -42,6 +42,7 @@ CURATED_PREFIX: Final = shared.CURATED_PREFIX
 QUARANTINE_PREFIX: Final = shared.QUARANTINE_PREFIX
 MANIFEST_PREFIX: Final = shared.MANIFEST_PREFIX
 STAGING_PREFIX: Final = shared.STAGING_PREFIX
+PARKED_PREFIX: Final = shared.PARKED_PREFIX
 ACCESS_LOGS_PREFIX: Final = "data-bucket/"
 NONCURRENT_VERSION_EXPIRY_DAYS: Final = 30
 ACCESS_LOGS_EXPIRY_DAYS: Final = 90
@@ -61,6 +62,14 @@ STREAM_RETRY_ATTEMPTS: Final = 3
 STREAM_MAX_RECORD_AGE_SECONDS: Final = 3600
 STREAM_PARALLELIZATION_FACTOR: Final = 1
 STREAM_DLQ_RETENTION_DAYS: Final = 14
+
+# --- decisions stream: the scorers' decisions, ingested as data ----------------------------------
+# One JSON record per decision, put by the scorers, read by ingest_stream with the decisions
+# contract through a mapping of the same settings as the transaction stream's (STREAM_*). One
+# decision per scored transaction: one shard, like the transaction stream it follows.
+DECISIONS_STREAM_SHARD_COUNT: Final = 1
+DECISIONS_STREAM_RETENTION_HOURS: Final = STREAM_RETENTION_HOURS
+DECISIONS_CONTRACT: Final = shared.DECISIONS_CONTRACT  # what the decisions stream carries
 
 # --- scoring feed: validated transactions for real-time scoring ----------------------------------
 # Written only by ingest_stream (curated rows, at least once), read by the scoring function. One
@@ -277,6 +286,8 @@ OUT_DATA_BUCKET: Final = "DataBucketName"
 OUT_ACCESS_LOGS_BUCKET: Final = "AccessLogsBucketName"
 OUT_STREAM_NAME: Final = "TransactionStreamName"
 OUT_STREAM_ARN: Final = "TransactionStreamArn"
+OUT_DECISIONS_STREAM_NAME: Final = "DecisionsStreamName"
+OUT_DECISIONS_STREAM_ARN: Final = "DecisionsStreamArn"
 OUT_SCORING_FEED_NAME: Final = "ScoringFeedStreamName"
 OUT_SCORING_FEED_ARN: Final = "ScoringFeedStreamArn"
 OUT_DLQ_URL: Final = "StreamDLQUrl"
@@ -294,3 +305,31 @@ OUT_TRAINING_STATE_MACHINE_ARN: Final = "TrainingStateMachineArn"
 OUT_MODEL_EVENTS_QUEUE_URL: Final = "ModelEventsQueueUrl"
 OUT_ML_LAYER_ARN: Final = "MlLayerArn"
 OUT_ONNX_LAYER_ARN: Final = "OnnxLayerArn"
+
+# --- scoring ------------------------------------------------------------------------------------
+FN_SCORE_STREAM: Final = "score_stream"
+FN_SCORE_API: Final = "score_api"
+FN_SCORE_DEAD_LETTERS: Final = "score_dead_letters"
+# One onnxruntime call per batch: a 10,000-record batch is ~0.5-1 s of compute (features,
+# model, reasons) and ~1 GB is ample for the state of 2,000 cards at the caps (170 KB each).
+SCORE_STREAM_MEMORY_MB: Final = 1769  # one full vCPU
+SCORE_STREAM_TIMEOUT_SECONDS: Final = 120
+SCORE_STREAM_BATCH_SIZE: Final = 2_000  # decisions reach the table ~1 s after the feed
+SCORE_STREAM_MAX_BATCHING_WINDOW_SECONDS: Final = 0
+SCORE_STREAM_RETRY_ATTEMPTS: Final = 3
+SCORE_API_MEMORY_MB: Final = 1024
+# A warm call takes milliseconds and a cold one ~1.5 s: 10 s is ample on AWS, where each
+# environment has its own CPU. On a 2-core LocalStack host fifty simultaneous cold starts share
+# two cores (one timed out at 30 s while other work ran): the local stage allows minutes.
+SCORE_API_TIMEOUT_SECONDS: Final = 10
+SCORE_API_TIMEOUT_LOCAL_SECONDS: Final = 120
+DECISIONS_TABLE_KEY: Final = "transaction_id"
+DECISIONS_TTL_ATTRIBUTE: Final = "expires_at"
+ALARM_SCORING_ERRORS: Final = "scoring-errors"
+ALARM_SCORING_ITERATOR_AGE: Final = "scoring-iterator-age"
+ALARM_MODEL_REJECTED: Final = "model-rejected"
+SCORING_ITERATOR_AGE_THRESHOLD_MS: Final = 60_000
+OUT_DECISIONS_TABLE: Final = "DecisionsTableName"
+OUT_SCORING_API_URL: Final = "ScoringApiUrl"
+OUT_SCORE_STREAM_FN: Final = "ScoreStreamFunctionName"
+OUT_SCORE_API_FN: Final = "ScoreApiFunctionName"

@@ -15,6 +15,7 @@ from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.scoring import Scoring
 from infra.constructs.state import StateTable
 from infra.constructs.storage import DataLake
 from infra.constructs.training import Training
@@ -55,7 +56,18 @@ class FraudOpsStack(Stack):
             layers=self.layers,
             stage=stage,
         )
-        self.monitoring = Monitoring(self, "Monitoring", ingestion=self.ingestion, stage=stage)
+        self.scoring = Scoring(
+            self,
+            "Scoring",
+            lake=self.lake,
+            table=self.state.table,
+            ingestion=self.ingestion,
+            layers=self.layers,
+            stage=stage,
+        )
+        self.monitoring = Monitoring(
+            self, "Monitoring", ingestion=self.ingestion, scoring=self.scoring, stage=stage
+        )
         self._outputs()
         self._nag_suppressions()
 
@@ -66,6 +78,7 @@ class FraudOpsStack(Stack):
             self.ingestion.stream_fn,
             self.ingestion.dead_letters,
             *self.training.functions,
+            *self.scoring.functions,
         ]
 
     def _outputs(self) -> None:
@@ -81,6 +94,14 @@ class FraudOpsStack(Stack):
             ),
             c.OUT_STREAM_NAME: (self.ingestion.stream.stream_name, "Kinesis transaction stream"),
             c.OUT_STREAM_ARN: (self.ingestion.stream.stream_arn, "Kinesis transaction stream"),
+            c.OUT_DECISIONS_STREAM_NAME: (
+                self.ingestion.decisions_stream.stream_name,
+                "Kinesis stream of the scorers' decisions (the decisions contract)",
+            ),
+            c.OUT_DECISIONS_STREAM_ARN: (
+                self.ingestion.decisions_stream.stream_arn,
+                "Kinesis stream of the scorers' decisions (the decisions contract)",
+            ),
             c.OUT_SCORING_FEED_NAME: (
                 self.ingestion.scoring_feed.stream_name,
                 "Kinesis stream of validated transactions, for real-time scoring",
@@ -129,6 +150,22 @@ class FraudOpsStack(Stack):
             ),
             c.OUT_ML_LAYER_ARN: (self.layers.ml.layer_version_arn, "Training layer"),
             c.OUT_ONNX_LAYER_ARN: (self.layers.onnx.layer_version_arn, "ONNX runtime layer"),
+            c.OUT_DECISIONS_TABLE: (
+                self.scoring.decisions.table_name,
+                "Decisions, one per transaction (look-up by transaction id)",
+            ),
+            c.OUT_SCORING_API_URL: (
+                self.scoring.url.url,
+                "Scoring API: POST one transaction, SigV4-signed (service lambda)",
+            ),
+            c.OUT_SCORE_STREAM_FN: (
+                self.scoring.stream_fn.function.function_name,
+                "Scores the scoring feed",
+            ),
+            c.OUT_SCORE_API_FN: (
+                self.scoring.api_fn.function.function_name,
+                "Scores one transaction per signed call",
+            ),
             c.OUT_ALARM_TOPIC_ARN: (self.monitoring.topic.topic_arn, "SNS topic of every alarm"),
             c.OUT_DASHBOARD_NAME: (
                 self.monitoring.dashboard.dashboard_name,

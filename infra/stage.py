@@ -29,6 +29,9 @@ class StageConfig:
     # Both stages build it: trimmed and precompiled it fits Lambda's 250 MB with the other
     # layers, and the same bytes run locally and on AWS. Override: context fraudops:data-layer.
     data_layer: str = "built"
+    # The signed scoring API's function timeout (see constants: a burst of cold starts on a
+    # 2-core host is far slower than on AWS).
+    score_api_timeout_seconds: int = c.SCORE_API_TIMEOUT_SECONDS
 
     @property
     def is_local(self) -> bool:
@@ -36,7 +39,12 @@ class StageConfig:
 
 
 _STAGES = {
-    "local": StageConfig("local", RemovalPolicy.DESTROY, powertools_trace_disabled=True),
+    "local": StageConfig(
+        "local",
+        RemovalPolicy.DESTROY,
+        powertools_trace_disabled=True,
+        score_api_timeout_seconds=c.SCORE_API_TIMEOUT_LOCAL_SECONDS,
+    ),
     "aws": StageConfig("aws", RemovalPolicy.RETAIN, powertools_trace_disabled=False),
 }
 

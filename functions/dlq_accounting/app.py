@@ -1,7 +1,7 @@
-"""The on-failure queues of ingestion: a given-up stream batch is read back from its shard,
-kept and counted as dead-lettered (its expired records as expired_unrecoverable); a file the
-batch function gave up on is kept whole and counted (``fraudops_shared.ingestion.dead_letters``).
-A message that cannot be handled is reported in batchItemFailures and stays in its queue."""
+"""The on-failure queues of ingestion: a given-up stream batch is read back from its shard, kept
+and counted as dead-lettered under its stream's contract (expired ones: expired_unrecoverable); a
+file the batch function gave up on is kept whole and counted (``ingestion.dead_letters``). A
+message that cannot be handled is reported in batchItemFailures and stays in its queue."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def record_handler(record: SQSRecord) -> Any:
         )  # fmt: skip
         logger.info("dead files accounted", extra={"files": files})
         return files
-    spec = load_contract(settings.stream_contract())
+    spec = load_contract(settings.contract_of_stream_arn(message["KinesisBatchInfo"]["streamArn"]))
     summary = dead_letters.account_dead_letters(
         message, contract=spec, reader=wiring.shard_reader(), log=log, store=store, zones=zones,
         now=now, index_ttl_seconds=ttl_seconds(spec),

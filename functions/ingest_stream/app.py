@@ -1,6 +1,6 @@
-"""Kinesis transactions against their contract: valid ones curated once and sent on to scoring,
-the others quarantined, the shard's checkpoint committed with the counters
-(``fraudops_shared.ingestion.stream``). Bad data never fails a record; AWS errors do."""
+"""Kinesis records against their stream's contract (``settings.contract_of_stream``): valid ones
+curated once (the transaction stream's sent on to scoring), the others quarantined, the shard's
+checkpoint committed with the counters (``ingestion.stream``). Bad data fails no record."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 
 def ingestion(stream_arn: str, now: datetime) -> StreamIngestion:
-    spec, zones, feed = load_contract(settings.stream_contract()), zones_from_env(), None
-    if stream := settings.scoring_feed():
+    contract, zones, feed = settings.contract_of_stream_arn(stream_arn), zones_from_env(), None
+    spec, scored = load_contract(contract), contract == settings.stream_contract()
+    if scored and (stream := settings.scoring_feed()):  # only transactions are scored
         feed = Feed(wiring.record_sink(stream), spec)
-    else:  # explicitly not forwarding: said loudly, not silently
+    elif scored:  # explicitly not forwarding: said loudly, not silently
         logger.warning(f"{settings.SCORING_FEED_ENV} is not set: curated rows are not forwarded")
     return StreamIngestion(
         spec,
-        stream=stream_arn.rsplit("/", 1)[-1],
+        stream=settings.stream_name_of(stream_arn),
         store=wiring.object_store(zones.data_bucket),
         zones=zones,
         log=wiring.commit_log(),

@@ -1,5 +1,8 @@
-"""Ingestion: S3 landing/ uploads and Kinesis transactions, each into its own thin function, and
-the dead-letter function that keeps and counts what either gave up on.
+"""Ingestion: S3 landing/ uploads and Kinesis records (the transaction stream, and the decisions
+stream the scorers put their decisions on), each into its own thin function, and the dead-letter
+function that keeps and counts what either gave up on. The stream function and the dead-letter
+function know each stream's contract from STREAM_CONTRACTS ({stream name: contract}; the
+transaction stream is not in it and carries STREAM_CONTRACT).
 
 What each function may do is exactly what fraudops_shared's adapters call; state-table items
 are fenced by partition-key prefix (``grant_items``: DynamoDB's LeadingKeys; key design in
@@ -10,8 +13,8 @@ infra/constructs/state.py):
 * ingest_stream: the same zones but landing/; table: CHECKPOINT#, SHARDLOG#, COMMIT#, COMMITTED#,
   KEYS#, ACCOUNT#; write the scoring feed (no other function may).
 * dlq_accounting: read landing/ (a dead-lettered file is copied whole) and _staging/; write
-  quarantine/, manifests/, _staging/; delete _staging/; read the transaction stream (records are
-  read back); table: FILE#, SHARDLOG#, COMMIT#, COMMITTED#, ACCOUNT#.
+  quarantine/, manifests/, _staging/; delete _staging/; read the transaction and decisions
+  streams (records are read back); table: FILE#, SHARDLOG#, COMMIT#, COMMITTED#, ACCOUNT#.
 TransactWriteItems has no IAM action of its own: each item needs its action (Put/Update).
 """
 
@@ -100,7 +103,9 @@ class Ingestion(Construct):
     """Batch: landing/ ObjectCreated -> ingest_batch. Stream: Kinesis -> ingest_stream with
     partial-batch responses, bisection, bounded retries and an SQS on-failure destination.
     Curated stream transactions go on to the scoring feed, a second stream, for real-time
-    scoring; both streams are construct members so the scoring construct can consume them."""
+    scoring; both streams are construct members so the scoring construct can consume them. The
+    scorers put their decisions on the decisions stream, a third, which the stream function
+    ingests as the `decisions` contract (curated/decisions/), never onto the feed."""
 
     def __init__(
         self,
@@ -216,6 +221,23 @@ class Ingestion(Construct):
             encryption=kinesis.StreamEncryption.MANAGED,
             removal_policy=stage.removal_policy,
         )
+        # The scorers' decisions, ingested by the same function as the `decisions` contract (and
+        # never forwarded to the feed); same retention and encryption as the transaction stream.
+        self.decisions_stream = kinesis.Stream(
+            self,
+            "DecisionsStream",
+            shard_count=c.DECISIONS_STREAM_SHARD_COUNT,
+            stream_mode=kinesis.StreamMode.PROVISIONED,
+            retention_period=Duration.hours(c.DECISIONS_STREAM_RETENTION_HOURS),
+            encryption=kinesis.StreamEncryption.MANAGED,
+            removal_policy=stage.removal_policy,
+        )
+        # {stream name: contract} of every stream but the transaction stream (STREAM_CONTRACT)
+        stream_env = {
+            settings.STREAM_CONTRACTS_ENV: Stack.of(self).to_json_string(
+                {self.decisions_stream.stream_name: c.DECISIONS_CONTRACT}
+            )
+        }
         self.stream_fn = PythonFunction(
             self,
             "IngestStream",
@@ -226,27 +248,33 @@ class Ingestion(Construct):
             layers=layers,
             extra_layer=layers.data,
             stage=stage,
-            environment={**common_env, settings.SCORING_FEED_ENV: self.scoring_feed.stream_name},
+            environment={
+                **common_env,
+                **stream_env,
+                settings.SCORING_FEED_ENV: self.scoring_feed.stream_name,
+            },
         )
         grant_items(self.stream_fn, table, ITEM_ACTIONS, STREAM_KEYS)
         self.scoring_feed.grant_write(self.stream_fn.function)
         grant_objects(self.stream_fn, lake.bucket, READ_OBJECT_ACTIONS, first_copies)
         grant_objects(self.stream_fn, lake.bucket, WRITE_OBJECT_ACTIONS, outputs)
         grant_objects(self.stream_fn, lake.bucket, ["s3:DeleteObject"], [lake.staging_prefix])
-        self.stream_fn.function.add_event_source(
-            sources.KinesisEventSource(
-                self.stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=c.STREAM_BATCH_SIZE,
-                max_batching_window=Duration.seconds(c.STREAM_MAX_BATCHING_WINDOW_SECONDS),
-                parallelization_factor=c.STREAM_PARALLELIZATION_FACTOR,
-                report_batch_item_failures=True,
-                bisect_batch_on_error=True,
-                retry_attempts=c.STREAM_RETRY_ATTEMPTS,
-                max_record_age=Duration.seconds(c.STREAM_MAX_RECORD_AGE_SECONDS),
-                on_failure=sources.SqsDlq(self.dlq),
+        # One mapping per stream, the same settings for each (the mapping grants it the read).
+        for stream in (self.stream, self.decisions_stream):
+            self.stream_fn.function.add_event_source(
+                sources.KinesisEventSource(
+                    stream,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=c.STREAM_BATCH_SIZE,
+                    max_batching_window=Duration.seconds(c.STREAM_MAX_BATCHING_WINDOW_SECONDS),
+                    parallelization_factor=c.STREAM_PARALLELIZATION_FACTOR,
+                    report_batch_item_failures=True,
+                    bisect_batch_on_error=True,
+                    retry_attempts=c.STREAM_RETRY_ATTEMPTS,
+                    max_record_age=Duration.seconds(c.STREAM_MAX_RECORD_AGE_SECONDS),
+                    on_failure=sources.SqsDlq(self.dlq),
+                )
             )
-        )
         # --- dead letters: read the given-up records back from the shard, keep and count them
         self.dead_letters = PythonFunction(
             self,
@@ -258,12 +286,13 @@ class Ingestion(Construct):
             layers=layers,
             extra_layer=layers.data,
             stage=stage,
-            environment=common_env,
+            environment={**common_env, **stream_env},
         )
         grant_items(
             self.dead_letters, table, (*ITEM_ACTIONS, "dynamodb:DeleteItem"), DEAD_LETTER_KEYS
         )
-        self.stream.grant_read(self.dead_letters.function)
+        for stream in (self.stream, self.decisions_stream):
+            stream.grant_read(self.dead_letters.function)
         dlq_outputs = (lake.quarantine_prefix, lake.manifest_prefix, lake.staging_prefix)
         grant_objects(
             self.dead_letters,

@@ -34,6 +34,7 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
+from infra.constructs.scoring import Scoring
 from infra.stage import StageConfig
 
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
@@ -91,6 +92,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         ingestion: Ingestion,
+        scoring: Scoring,
         stage: StageConfig,
         contracts: Sequence[str] = c.MONITORED_CONTRACTS,
     ) -> None:
@@ -204,15 +206,25 @@ class Monitoring(Construct):
         )
         add(
             c.ALARM_EXPIRED_RECORDS,
-            cw.Metric(
-                namespace=c.METRICS_NAMESPACE,
-                metric_name="RecordsExpired",
-                dimensions_map={c.METRIC_DIM_SERVICE: c.FN_DLQ_ACCOUNTING},
-                statistic="Sum",
+            cw.MathExpression(
+                expression="FILL(ingestion, 0) + FILL(scoring, 0)",
+                using_metrics={
+                    key: cw.Metric(
+                        namespace=c.METRICS_NAMESPACE,
+                        metric_name="RecordsExpired",
+                        dimensions_map={c.METRIC_DIM_SERVICE: fn},
+                        statistic="Sum",
+                        period=Duration.seconds(c.ALARM_PERIOD_SECONDS),
+                    )
+                    for key, fn in (
+                        ("ingestion", c.FN_DLQ_ACCOUNTING),
+                        ("scoring", c.FN_SCORE_DEAD_LETTERS),
+                    )
+                },
                 period=Duration.seconds(c.ALARM_PERIOD_SECONDS),
             ),
-            "Records of a given-up stream batch had expired from the shard before they could be "
-            "read back: counted as expired_unrecoverable, their content is lost.",
+            "Records of a given-up stream or scoring batch had expired from the shard before "
+            "they could be read back: counted as expired_unrecoverable, their content is lost.",
             0,
             1,
         )
@@ -228,6 +240,62 @@ class Monitoring(Construct):
             "newest record (IteratorAge): it cannot keep up, or a batch keeps failing.",
             c.ITERATOR_AGE_THRESHOLD_MS,
             c.ITERATOR_AGE_EVALUATION_PERIODS,
+        )
+
+        # --- scoring -----------------------------------------------------------------------
+        period = Duration.seconds(c.ALARM_PERIOD_SECONDS)
+        errors = cw.MathExpression(
+            expression="FILL(stream, 0) + FILL(api, 0)",
+            using_metrics={
+                "stream": scoring.stream_fn.function.metric_errors(statistic="Sum", period=period),
+                "api": scoring.api_fn.function.metric_errors(statistic="Sum", period=period),
+            },
+            period=period,
+        )
+        add(
+            c.ALARM_SCORING_ERRORS,
+            errors,
+            "A scoring function failed (an error or a timeout, not a bad record: those are "
+            "parked or answered 400): feed batches are retried, then dead-lettered.",
+            0,
+            1,
+        )
+        add(
+            c.ALARM_SCORING_ITERATOR_AGE,
+            scoring.stream_fn.function.metric(
+                "IteratorAge",
+                statistic="Maximum",
+                period=Duration.seconds(c.ITERATOR_AGE_PERIOD_SECONDS),
+            ),
+            f"Scoring is more than {c.SCORING_ITERATOR_AGE_THRESHOLD_MS // 1000} s behind the "
+            "scoring feed (IteratorAge): decisions come late.",
+            c.SCORING_ITERATOR_AGE_THRESHOLD_MS,
+            c.ITERATOR_AGE_EVALUATION_PERIODS,
+        )
+        add(
+            c.ALARM_MODEL_REJECTED,
+            cw.MathExpression(
+                expression="FILL(stream, 0) + FILL(api, 0)",
+                using_metrics={
+                    key: cw.Metric(
+                        namespace=c.METRICS_NAMESPACE,
+                        metric_name="ModelRejected",
+                        dimensions_map={
+                            c.METRIC_DIM_SERVICE: fn,
+                            c.METRIC_DIM_CONTRACT: c.STREAM_CONTRACT,
+                        },
+                        statistic="Sum",
+                        period=period,
+                    )
+                    for key, fn in (("stream", c.FN_SCORE_STREAM), ("api", c.FN_SCORE_API))
+                },
+                period=period,
+            ),
+            "A promoted model was refused by the scorer (its artifact's SHA-256 did not match, "
+            "its feature set is not the deployed one, or it would not load): the last verified "
+            "champion keeps serving. See the scorer's log for the reason.",
+            0,
+            1,
         )
 
         # --- dashboard ------------------------------------------------------------------------

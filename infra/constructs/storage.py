@@ -77,3 +77,5 @@ class DataLake(Construct):
         self.quarantine_prefix = c.QUARANTINE_PREFIX
         self.manifest_prefix = c.MANIFEST_PREFIX
         self.staging_prefix = c.STAGING_PREFIX
+        self.training_prefix = c.TRAINING_PREFIX
+        self.parked_prefix = c.PARKED_PREFIX

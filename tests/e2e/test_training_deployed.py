@@ -95,7 +95,17 @@ def seen_events() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def first(fraudops_json: Callable[..., Any], snapshot_id: str) -> dict[str, Any]:
+def champion_before(fraudops_json: Callable[..., Any]) -> str | None:
+    """The champion before this module's first run: none on a fresh stack, or the one the
+    scoring tests promoted (the pipeline's model must then beat it)."""
+    models = fraudops_json("models", "list", "--json")
+    return next((m["model_id"] for m in models if m["status"] == "champion"), None)
+
+
+@pytest.fixture(scope="module")
+def first(
+    fraudops_json: Callable[..., Any], snapshot_id: str, champion_before: str | None
+) -> dict[str, Any]:
     return train(fraudops_json, "--snapshot", snapshot_id, "--config", json.dumps(FAST))
 
 
@@ -106,14 +116,15 @@ def test_first_model_is_trained_gated_and_promoted(
     outputs: dict[str, str],
     seen_events: list[dict[str, Any]],
     snapshot_id: str,
+    champion_before: str | None,
 ) -> None:
-    # Given a snapshot of labelled transactions and no champion yet
+    # Given a snapshot of labelled transactions (and the champion of the moment, if any)
     # When the pipeline runs (the `first` fixture)
     # Then the best candidate passed parity and the gate, and serves as champion
     assert first["execution_status"] == "SUCCEEDED"
     assert first["status"] == "champion"
     assert first["gate"] == {"passed": True, "reasons": []}
-    assert first["champion_before"] is None
+    assert first["champion_before"] == champion_before
     assert first["parity"]["passed"] and first["parity"]["max_abs_diff"] <= 1e-4
     assert first["parity"]["decision_flips"] == 0
     assert set(first["candidates"]) == {"hgb", "logreg"}

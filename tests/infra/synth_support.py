@@ -59,3 +59,56 @@ def state_machine(template: Template, log_suffix: str) -> tuple[str, dict[str, A
             found.append((lid, sm))
     assert len(found) == 1, f"expected one state machine logging to {wanted}, found {found}"
     return found[0]
+
+
+# --- IAM: what each role policy grants --------------------------------------------------------
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_grants(template: Template) -> dict[str, list[dict[str, Any]]]:
+    """Each role policy's statements, logs and X-Ray aside, by policy logical id."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for lid, policy in resources(template, "AWS::IAM::Policy").items():
+        out[lid] = [
+            s
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            if not all(a.startswith(("xray:", "logs:")) for a in as_list(s["Action"]))
+        ]
+    return out
+
+
+def actions_of(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
+    return {a for s in statements for a in as_list(s["Action"]) if a.startswith(prefix)}
+
+
+def leading_keys(statements: list[dict[str, Any]]) -> set[str]:
+    """The partition-key patterns a role's DynamoDB grants are fenced to."""
+    out: set[str] = set()
+    for s in statements:
+        cond = (s.get("Condition") or {}).get("ForAllValues:StringLike") or {}
+        out |= set(as_list(cond.get("dynamodb:LeadingKeys", [])))
+    return out
+
+
+def object_resources(statements: list[dict[str, Any]], action: str) -> set[str]:
+    """The key patterns (after the bucket ARN) an S3 object action is granted on."""
+    out: set[str] = set()
+    for s in statements:
+        if action in as_list(s["Action"]):
+            for res in as_list(s["Resource"]):
+                parts = res["Fn::Join"][1]
+                out.add(parts[-1])
+    return out
+
+
+def state_table_id(template: Template) -> str:
+    """The state table (pk/sk), among the stack's tables (scoring has its decisions table)."""
+    [lid] = [
+        k
+        for k, v in resources(template, "AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == c.TABLE_PARTITION_KEY
+    ]
+    return lid

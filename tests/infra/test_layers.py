@@ -143,6 +143,9 @@ def test_every_function_with_all_its_layers_fits_lambdas_limit(
         c.FN_TRAINING_TRAIN,
         c.FN_TRAINING_EVALUATE,
         c.FN_TRAINING_REGISTER,
+        c.FN_SCORE_STREAM,
+        c.FN_SCORE_API,
+        c.FN_SCORE_DEAD_LETTERS,
     }
     # And each leaves room for growth: at least 10% under the limit
     for folder, total in totals.items():

@@ -31,14 +31,21 @@ def _dims(props: dict[str, Any]) -> dict[str, Any]:
     return {d["Name"]: d["Value"] for d in props["Dimensions"]}
 
 
-def test_alarm_set_is_per_source_and_contract_plus_the_stream_ones(template: Template) -> None:
+def test_alarm_set_is_per_source_and_contract_plus_the_stream_and_scoring_ones(
+    template: Template,
+) -> None:
     names = set(_alarms(template))
-    expected = {
-        f"{kind}-{source}-{contract}"
-        for kind in (c.ALARM_REJECTION_RATE, c.ALARM_FRESHNESS_LAG)
-        for source in ("batch", "stream")
-        for contract in c.MONITORED_CONTRACTS
-    } | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS, c.ALARM_EXPIRED_RECORDS}
+    expected = (
+        {
+            f"{kind}-{source}-{contract}"
+            for kind in (c.ALARM_REJECTION_RATE, c.ALARM_FRESHNESS_LAG)
+            for source in ("batch", "stream")
+            for contract in c.MONITORED_CONTRACTS
+        }
+        | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS, c.ALARM_EXPIRED_RECORDS}
+        # scoring's (their metrics and thresholds: test_scoring_infra)
+        | {c.ALARM_SCORING_ERRORS, c.ALARM_SCORING_ITERATOR_AGE, c.ALARM_MODEL_REJECTED}
+    )
     assert names == expected
 
 

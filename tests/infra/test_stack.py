@@ -12,7 +12,18 @@ from fraudops_shared.contracts import load_contract
 from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.stack import FraudOpsStack
-from tests.infra.synth_support import layer_ids, our_functions, resources, state_machine
+from tests.infra.synth_support import (
+    actions_of,
+    as_list,
+    layer_ids,
+    leading_keys,
+    object_resources,
+    our_functions,
+    policy_grants,
+    resources,
+    state_machine,
+    state_table_id,
+)
 
 
 def _only(template: Template, cfn_type: str) -> tuple[str, dict[str, Any]]:
@@ -34,10 +45,6 @@ def _statements(template: Template) -> list[dict[str, Any]]:
     for policy in resources(template, "AWS::IAM::Policy").values():
         out.extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return out
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def test_every_bucket_is_encrypted_tls_only_private_and_versioned(template: Template) -> None:
@@ -91,12 +98,13 @@ def test_landing_uploads_notify_the_batch_function(template: Template) -> None:
 
 
 def test_streams_are_encrypted_and_provisioned(template: Template) -> None:
-    # Given the transaction stream and the scoring feed
+    # Given the transaction stream, the scoring feed and the decisions stream
     streams = resources(template, "AWS::Kinesis::Stream")
-    assert len(streams) == 2
+    assert len(streams) == 3
     sizes = {
         "TransactionStream": (c.STREAM_SHARD_COUNT, c.STREAM_RETENTION_HOURS),
         "ScoringFeed": (c.SCORING_FEED_SHARD_COUNT, c.SCORING_FEED_RETENTION_HOURS),
+        "DecisionsStream": (c.DECISIONS_STREAM_SHARD_COUNT, c.DECISIONS_STREAM_RETENTION_HOURS),
     }
     for name, (shards, hours) in sizes.items():
         [props] = [v["Properties"] for k, v in streams.items() if name in k]
@@ -112,23 +120,30 @@ def test_streams_are_encrypted_and_provisioned(template: Template) -> None:
 def test_only_the_stream_function_writes_the_scoring_feed_and_knows_its_name(
     template: Template,
 ) -> None:
-    # Given the scoring feed and every role policy
-    feed_id = next(k for k in resources(template, "AWS::Kinesis::Stream") if "ScoringFeed" in k)
-    feed_arn = {"Fn::GetAtt": [feed_id, "Arn"]}
+    # Given the three streams and every role policy
+    streams = resources(template, "AWS::Kinesis::Stream")
+    feed_id, decisions_id, transactions_id = (
+        next(k for k in streams if name in k)
+        for name in ("ScoringFeed", "DecisionsStream", "TransactionStream")
+    )
     writes = {"kinesis:PutRecord", "kinesis:PutRecords"}
-    writers = {
-        lid
-        for lid, statements in _grants(template).items()
-        for s in statements
-        if _actions([s]) & writes
-    }
-    # Then only the stream function may put records, and only on the feed
-    assert len(writers) == 1 and next(iter(writers)).startswith("IngestionIngestStream")
-    for statements in _grants(template).values():
+    written: dict[str, set[str]] = {}
+    for lid, statements in policy_grants(template).items():
         for s in statements:
-            if _actions([s]) & writes:
-                assert s["Resource"] == feed_arn
-                assert _actions([s]) == writes | {"kinesis:ListShards"}
+            if actions_of([s]) & writes:
+                # (each write statement is CDK's grantWrite: the puts and ListShards)
+                assert actions_of([s]) == writes | {"kinesis:ListShards"}, lid
+                written.setdefault(lid.split("Role")[0], set()).update(
+                    r["Fn::GetAtt"][0] for r in as_list(s["Resource"])
+                )
+    # Then only the ingestion stream function puts records on the feed (curated rows), the
+    # scorers put their decisions on the decisions stream, and the scoring API also lands what
+    # it scored on the transaction stream; no one else writes any stream
+    assert written == {
+        "IngestionIngestStream": {feed_id},
+        "ScoringScoreStream": {decisions_id},
+        "ScoringScoreApi": {decisions_id, transactions_id},
+    }
     # And the feed's name reaches it through SCORING_FEED_STREAM, and no other function
     for lid, fn in our_functions(template).items():
         env = fn["Properties"]["Environment"]["Variables"]
@@ -150,10 +165,19 @@ def test_stream_functions_read_the_contract_the_stack_names(template: Template) 
 def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_sqs(
     template: Template,
 ) -> None:
-    # Given the stream's event source mapping
+    # Given the stream function's mapping of the transaction stream (not the scorer's mapping
+    # of the feed: test_scoring_infra; the decisions stream's: test_decisions_stream)
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    esm = next(v for k, v in mappings.items() if "KinesisEventSource" in k)
-    props = esm["Properties"]
+    stream_fn = next(k for k in our_functions(template) if k.startswith("IngestionIngestStream"))
+    transactions = next(
+        k for k in resources(template, "AWS::Kinesis::Stream") if "TransactionStream" in k
+    )
+    [props] = [
+        v["Properties"]
+        for v in mappings.values()
+        if v["Properties"]["FunctionName"] == {"Ref": stream_fn}
+        and v["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [transactions, "Arn"]}
+    ]
     dlq_id = next(k for k in resources(template, "AWS::SQS::Queue") if "StreamDLQ" in k)
     # Then partial batch responses, bisection, bounded retries and age, on-failure to the DLQ
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -167,13 +191,15 @@ def test_stream_mapping_reports_partial_failures_bisects_and_sends_failures_to_s
 
 
 def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
-    # Given the two dead-letter queues and the model-events queue
+    # Given the stream's, the batch's, the unaccounted and the scoring feed's dead-letter
+    # queues and the model-events queue
     queues = resources(template, "AWS::SQS::Queue")
     kinds = (
         "IngestionStreamDLQ",
         "IngestionBatchDLQ",
         "IngestionUnaccountedDLQ",
         "TrainingModelEvents",
+        "ScoringScoringDLQ",
     )
     assert sorted(k[:-8] for k in queues) == sorted(kinds)  # less the 8-character hash
     [events_queue] = [k for k in queues if k.startswith("TrainingModelEvents")]
@@ -203,15 +229,23 @@ def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
 
 
 def test_dead_letters_are_drained_by_the_accounting_function(template: Template) -> None:
-    # Given the SQS mapping of the dead-letter accounting function
+    # Given the mapping of the stream's DLQ (scoring's dead-letter function drains the scoring
+    # DLQ: test_scoring_infra)
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    sqs_esm = next(v for k, v in mappings.items() if "SqsEventSource" in k)["Properties"]
+    accounting = next(
+        k for k in our_functions(template) if k.startswith("IngestionDeadLetterAccounting")
+    )
     queues = resources(template, "AWS::SQS::Queue")
     dlq_id = next(k for k in queues if "StreamDLQ" in k)
+    [sqs_esm] = [
+        v["Properties"]
+        for v in mappings.values()
+        if v["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    ]
     unaccounted_id = next(k for k in queues if "Unaccounted" in k)
-    # Then it reads the stream's DLQ with partial batch responses, and what it cannot handle
-    # moves on to the unaccounted queue
-    assert sqs_esm["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    # Then the accounting function reads it with partial batch responses, and what it cannot
+    # handle moves on to the unaccounted queue
+    assert sqs_esm["FunctionName"] == {"Ref": accounting}
     assert sqs_esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     redrive = queues[dlq_id]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [unaccounted_id, "Arn"]}
@@ -259,6 +293,9 @@ FUNCTION_LAYERS = {
     "TrainingTrain": (c.FN_TRAINING_TRAIN, ["deps", "ml", "shared"]),
     "TrainingEvaluate": (c.FN_TRAINING_EVALUATE, ["deps", "onnx", "shared"]),
     "TrainingRegister": (c.FN_TRAINING_REGISTER, ["deps", "shared"]),
+    "ScoringScoreStream": (c.FN_SCORE_STREAM, ["deps", "onnx", "shared"]),
+    "ScoringScoreApi": (c.FN_SCORE_API, ["deps", "onnx", "shared"]),
+    "ScoringScoreDeadLetters": (c.FN_SCORE_DEAD_LETTERS, ["deps", "onnx", "shared"]),
 }
 
 
@@ -283,7 +320,8 @@ def test_functions_have_their_layers_own_log_group_and_powertools_env(template: 
         assert props["LoggingConfig"]["LogGroup"]["Ref"] in log_groups
         assert props["TracingConfig"] == {"Mode": "Active"}
         # And exactly its layers: the data layer (pandas/pyarrow) on ingestion and training's
-        # prepare, ml on train, onnx on evaluate, deps and shared on every function
+        # prepare, ml on train, onnx on evaluate and the three scoring functions, deps and
+        # shared on every function
         assert [ref["Ref"] for ref in props["Layers"]] == [layers[r] for r in roles], lid
         env = props["Environment"]["Variables"]
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
@@ -339,51 +377,15 @@ def test_iam_has_no_wildcard_actions_and_star_resources_only_where_aws_requires(
 ) -> None:
     star_ok_prefixes = ("xray:", "logs:")  # no resource-level permissions exist for these
     for statement in _statements(template):
-        actions = _as_list(statement["Action"])
+        actions = as_list(statement["Action"])
         for action in actions:
             assert action != "*" and not action.endswith(":*"), statement
-        if "*" in _as_list(statement["Resource"]):
+        if "*" in as_list(statement["Resource"]):
             assert all(a.startswith(star_ok_prefixes) for a in actions), statement
 
 
-def _grants(template: Template) -> dict[str, list[dict[str, Any]]]:
-    """Each role policy's statements, logs and X-Ray aside, by policy logical id."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for lid, policy in resources(template, "AWS::IAM::Policy").items():
-        out[lid] = [
-            s
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-            if not all(a.startswith(("xray:", "logs:")) for a in _as_list(s["Action"]))
-        ]
-    return out
-
-
-def _actions(statements: list[dict[str, Any]], prefix: str = "") -> set[str]:
-    return {a for s in statements for a in _as_list(s["Action"]) if a.startswith(prefix)}
-
-
-def _leading_keys(statements: list[dict[str, Any]]) -> set[str]:
-    """The partition-key patterns a role's DynamoDB grants are fenced to."""
-    out: set[str] = set()
-    for s in statements:
-        cond = (s.get("Condition") or {}).get("ForAllValues:StringLike") or {}
-        out |= set(_as_list(cond.get("dynamodb:LeadingKeys", [])))
-    return out
-
-
-def _object_resources(statements: list[dict[str, Any]], action: str) -> set[str]:
-    """The key patterns (after the bucket ARN) an S3 object action is granted on."""
-    out: set[str] = set()
-    for s in statements:
-        if action in _as_list(s["Action"]):
-            for res in _as_list(s["Resource"]):
-                parts = res["Fn::Join"][1]
-                out.add(parts[-1])
-    return out
-
-
 def test_each_function_can_do_only_its_job(template: Template) -> None:
-    by_policy = _grants(template)
+    by_policy = policy_grants(template)
 
     def policy(prefix: str) -> list[dict[str, Any]]:
         return next(v for k, v in by_policy.items() if k.startswith(prefix))
@@ -401,11 +403,11 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
         "dynamodb:Query",
     }
     # Then the batch function: its adapters' item calls, on its kinds of items only
-    assert _actions(batch, "dynamodb:") == items | {"dynamodb:DeleteItem"}
-    assert _leading_keys(batch) == {"FILE#*", "COMMIT#*", "COMMITTED#*", "KEYS#*", "ACCOUNT#*"}
+    assert actions_of(batch, "dynamodb:") == items | {"dynamodb:DeleteItem"}
+    assert leading_keys(batch) == {"FILE#*", "COMMIT#*", "COMMITTED#*", "KEYS#*", "ACCOUNT#*"}
     # And it reads landing/ (and the first copies and staged objects of its own commits),
     # writes its output zones, and deletes only staged objects
-    assert _actions(batch, "s3:") == {
+    assert actions_of(batch, "s3:") == {
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:PutObject",
@@ -415,53 +417,86 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     zones = (c.CURATED_PREFIX, c.QUARANTINE_PREFIX, c.MANIFEST_PREFIX, c.STAGING_PREFIX)
     outputs = {"/" + p + "*" for p in zones}
     first_copies = {"/" + c.CURATED_PREFIX + "*", "/" + c.STAGING_PREFIX + "*"}
-    assert _object_resources(batch, "s3:GetObject") == {"/" + c.LANDING_PREFIX + "*"} | first_copies
-    assert _object_resources(batch, "s3:PutObject") == outputs
-    assert _object_resources(batch, "s3:DeleteObject") == {"/" + c.STAGING_PREFIX + "*"}
+    assert object_resources(batch, "s3:GetObject") == {"/" + c.LANDING_PREFIX + "*"} | first_copies
+    assert object_resources(batch, "s3:PutObject") == outputs
+    assert object_resources(batch, "s3:DeleteObject") == {"/" + c.STAGING_PREFIX + "*"}
     # And its only other right: sending a failed event to its dead-letter queue
-    assert {a.split(":")[0] for a in _actions(batch)} == {"dynamodb", "s3", "sqs"}
-    assert _actions(batch, "sqs:") == {
+    assert {a.split(":")[0] for a in actions_of(batch)} == {"dynamodb", "s3", "sqs"}
+    assert actions_of(batch, "sqs:") == {
         "sqs:SendMessage",
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     }  # fmt: skip (CDK's grantSendMessages)
     # And the stream function: checkpoints, commits, the index, counters; its ESM's needs
-    assert _actions(stream, "dynamodb:") == items
-    assert _leading_keys(stream) == {
+    assert actions_of(stream, "dynamodb:") == items
+    assert leading_keys(stream) == {
         "CHECKPOINT#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "KEYS#*", "ACCOUNT#*"
     }  # fmt: skip
-    assert _actions(stream, "s3:") == {
+    assert actions_of(stream, "s3:") == {
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
         "s3:DeleteObject",
     }
-    assert _object_resources(stream, "s3:GetObject") == first_copies
-    assert _object_resources(stream, "s3:PutObject") == outputs
-    assert "sqs:SendMessage" in _actions(stream)
-    assert {a.split(":")[0] for a in _actions(stream)} == {"dynamodb", "sqs", "kinesis", "s3"}
+    assert object_resources(stream, "s3:GetObject") == first_copies
+    assert object_resources(stream, "s3:PutObject") == outputs
+    assert "sqs:SendMessage" in actions_of(stream)
+    assert {a.split(":")[0] for a in actions_of(stream)} == {"dynamodb", "sqs", "kinesis", "s3"}
+    # And both stream consumers read exactly the two ingested streams (the transaction and the
+    # decisions stream: mappings for one, shard read-back for the other), never the feed
+    streams = resources(template, "AWS::Kinesis::Stream")
+    ingested = {
+        json.dumps({"Fn::GetAtt": [k, "Arn"]}, sort_keys=True)
+        for k in streams
+        if "TransactionStream" in k or "DecisionsStream" in k
+    }
+    for statements in (stream, dead):
+        reads = [s for s in statements if "kinesis:GetRecords" in as_list(s["Action"])]
+        assert len(reads) == 1
+        assert {json.dumps(r, sort_keys=True) for r in as_list(reads[0]["Resource"])} == ingested
     # And the dead-letter function: no index, no checkpoint, no model
-    assert _leading_keys(dead) == {"FILE#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "ACCOUNT#*"}
-    # And no function may touch another's items: every DynamoDB grant is fenced by key prefix
+    assert leading_keys(dead) == {"FILE#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "ACCOUNT#*"}
+    # And no function may touch another's items: every grant on the state table is fenced by
+    # key prefix; the only unfenced DynamoDB grants are the two scorers', on the decisions table
+    # (one item per transaction, theirs alone: test_scoring_infra)
+    table_arn = {"Fn::GetAtt": [state_table_id(template), "Arn"]}
+    decisions_arn = {
+        "Fn::GetAtt": [
+            next(k for k in resources(template, "AWS::DynamoDB::Table") if "Decisions" in k),
+            "Arn",
+        ]
+    }
+    on_decisions: set[str] = set()
     for lid, statements in by_policy.items():
         for s in statements:
-            if _actions([s], "dynamodb:") and not lid.startswith("Ingestion") | lid.startswith(
-                "Training"
-            ):
+            if not actions_of([s], "dynamodb:"):
                 continue
-            if _actions([s], "dynamodb:"):
-                assert "dynamodb:LeadingKeys" in str(s.get("Condition")), lid
-    # And only the model registry's writer may write MODEL# items (the champion pointer)
-    writers = [
-        lid
-        for lid, st in by_policy.items()
-        if "MODEL#*" in _leading_keys(st) and _actions(st, "dynamodb:") & {"dynamodb:PutItem"}
-    ]
-    assert len(writers) == 1 and writers[0].startswith("TrainingRegister"), writers
+            if s["Resource"] == table_arn:
+                assert leading_keys([s]), lid
+            else:
+                assert s["Resource"] == decisions_arn and "Condition" not in s, lid
+                on_decisions.add(lid.split("Role")[0])
+    assert on_decisions == {"ScoringScoreStream", "ScoringScoreApi"}
+    # And only the model registry's writer may write MODEL# items (the champion pointer): the
+    # scorers and evaluate read them, in statements of their own that allow no write
+    item_writes = {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+    model_readers: set[str] = set()
+    model_writers: set[str] = set()
+    for lid, statements in by_policy.items():
+        for s in statements:
+            if "MODEL#*" in leading_keys([s]):
+                writes = actions_of([s], "dynamodb:") & item_writes
+                (model_writers if writes else model_readers).add(lid.split("Role")[0])
+    assert model_writers == {"TrainingRegister"}, model_writers
+    assert model_readers == {"TrainingEvaluate", "ScoringScoreStream", "ScoringScoreApi"}
     # And the training functions exactly what their steps call (the Training construct's
     # docstring): registry actions, and object actions with the key patterns of each
-    table_arn = {"Fn::GetAtt": [_only(template, "AWS::DynamoDB::Table")[0], "Arn"]}
     read, write = (
         ("s3:GetObject", "s3:GetObjectVersion"),
         ("s3:PutObject", "s3:AbortMultipartUpload"),
@@ -487,33 +522,35 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     data_bucket_arn = {"Fn::GetAtt": [_data_bucket(template)[0], "Arn"]}
     for prefix, (registry, objects) in training_jobs.items():
         statements = policy(prefix)
-        assert _actions(statements, "dynamodb:") == registry, prefix
-        assert _actions(statements, "s3:") == set(objects), prefix
-        assert {a: _object_resources(statements, a) for a in objects} == objects, prefix
-        assert {a.split(":")[0] for a in _actions(statements)} == (
+        assert actions_of(statements, "dynamodb:") == registry, prefix
+        assert actions_of(statements, "s3:") == set(objects), prefix
+        assert {a: object_resources(statements, a) for a in objects} == objects, prefix
+        assert {a.split(":")[0] for a in actions_of(statements)} == (
             {"dynamodb", "s3"} if registry else {"s3"}
         ), prefix
         for s in statements:
-            if _actions([s], "dynamodb:"):
+            if actions_of([s], "dynamodb:"):
                 assert s["Resource"] == table_arn, prefix
-            if _actions([s], "s3:"):
-                assert all(r["Fn::Join"][1][0] == data_bucket_arn for r in _as_list(s["Resource"]))
-    # And no Scan anywhere; Query for prepare's latest snapshot and ingestion's index pages,
-    # shard logs and committed manifests (counters are read by key)
+            if actions_of([s], "s3:"):
+                assert all(r["Fn::Join"][1][0] == data_bucket_arn for r in as_list(s["Resource"]))
+    # And no Scan anywhere; Query for prepare's latest snapshot, ingestion's index pages, shard
+    # logs and committed manifests, and scoring's dead-letter function's commit ranges (the
+    # scorers themselves read by key; counters are read by key)
     queriers = sorted(
-        k.split("Role")[0] for k, v in by_policy.items() if "dynamodb:Query" in _actions(v)
+        k.split("Role")[0] for k, v in by_policy.items() if "dynamodb:Query" in actions_of(v)
     )
     assert queriers == [
         "IngestionDeadLetterAccounting",
         "IngestionIngestBatch",
         "IngestionIngestStream",
+        "ScoringScoreDeadLetters",
         "TrainingPrepare",
     ], queriers
     for statements in by_policy.values():
-        assert "dynamodb:Scan" not in _actions(statements)
+        assert "dynamodb:Scan" not in actions_of(statements)
     # And the state machine invokes training's functions and announces (resources:
     # test_training_infra)
-    assert _actions(training_machine) == {"lambda:InvokeFunction", "events:PutEvents"}
+    assert actions_of(training_machine) == {"lambda:InvokeFunction", "events:PutEvents"}
 
 
 def test_outputs_have_stable_keys(template: Template) -> None:
@@ -524,6 +561,8 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_ACCESS_LOGS_BUCKET,
         c.OUT_STREAM_NAME,
         c.OUT_STREAM_ARN,
+        c.OUT_DECISIONS_STREAM_NAME,
+        c.OUT_DECISIONS_STREAM_ARN,
         c.OUT_SCORING_FEED_NAME,
         c.OUT_SCORING_FEED_ARN,
         c.OUT_DLQ_URL,
@@ -541,6 +580,10 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_MODEL_EVENTS_QUEUE_URL,
         c.OUT_ML_LAYER_ARN,
         c.OUT_ONNX_LAYER_ARN,
+        c.OUT_DECISIONS_TABLE,
+        c.OUT_SCORING_API_URL,
+        c.OUT_SCORE_STREAM_FN,
+        c.OUT_SCORE_API_FN,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
     # And the training ones name the training resources
@@ -564,6 +607,28 @@ def test_outputs_have_stable_keys(template: Template) -> None:
     feed_id = next(k for k in resources(template, "AWS::Kinesis::Stream") if "ScoringFeed" in k)
     assert outputs[c.OUT_SCORING_FEED_NAME]["Value"] == {"Ref": feed_id}
     assert outputs[c.OUT_SCORING_FEED_ARN]["Value"] == {"Fn::GetAtt": [feed_id, "Arn"]}
+    # And the scoring ones name the scoring resources
+    functions = our_functions(template)
+    [decisions] = [k for k in resources(template, "AWS::DynamoDB::Table") if "Decisions" in k]
+    [url] = resources(template, "AWS::Lambda::Url")
+    assert {
+        key: outputs[key]["Value"]
+        for key in (
+            c.OUT_DECISIONS_TABLE,
+            c.OUT_SCORING_API_URL,
+            c.OUT_SCORE_STREAM_FN,
+            c.OUT_SCORE_API_FN,
+        )
+    } == {
+        c.OUT_DECISIONS_TABLE: {"Ref": decisions},
+        c.OUT_SCORING_API_URL: {"Fn::GetAtt": [url, "FunctionUrl"]},
+        c.OUT_SCORE_STREAM_FN: {
+            "Ref": next(k for k in functions if k.startswith("ScoringScoreStreamFunction"))
+        },
+        c.OUT_SCORE_API_FN: {
+            "Ref": next(k for k in functions if k.startswith("ScoringScoreApiFunction"))
+        },
+    }
 
 
 def test_stack_is_environment_agnostic(local_synth: tuple[FraudOpsStack, Template]) -> None:

@@ -33,10 +33,20 @@ def _normalized(template: dict[str, Any]) -> dict[str, Any]:
         res.pop("UpdateReplacePolicy", None)
         env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
+        if _is_score_api(res):
+            res["Properties"].pop("Timeout")
     return t
 
 
-def test_stages_differ_only_in_retention_and_tracing(templates: dict[str, dict[str, Any]]) -> None:
+def _is_score_api(resource: dict[str, Any]) -> bool:
+    return resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get(
+        "Description", ""
+    ).startswith("Scores one transaction per signed call")
+
+
+def test_stages_differ_only_in_retention_tracing_and_the_api_timeout(
+    templates: dict[str, dict[str, Any]],
+) -> None:
     # Given the local and aws templates, When the stage-owned settings are removed
     # Then nothing else differs: same resources, same properties, same asset hashes
     assert _normalized(templates["local"]) == _normalized(templates["aws"])
@@ -77,3 +87,17 @@ def test_cdk_nag_stops_synth_on_an_unacknowledged_finding(
     # When synthesized, Then cdk-nag's findings interrupt synthesis
     with pytest.raises(RuntimeError, match="AwsSolutions-SQS4"):
         Template.from_stack(stack)
+
+
+def test_the_scoring_api_times_out_sooner_on_aws_than_on_a_2_core_host(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    for stage, expected in (
+        ("local", c.SCORE_API_TIMEOUT_LOCAL_SECONDS),
+        ("aws", c.SCORE_API_TIMEOUT_SECONDS),
+    ):
+        (timeout,) = [
+            r["Properties"]["Timeout"] for r in templates[stage]["Resources"].values()
+            if _is_score_api(r)
+        ]  # fmt: skip
+        assert timeout == expected, stage

@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra import provenance
-from tests.infra.synth_support import our_functions, resources, state_machine
+from tests.infra.synth_support import our_functions, resources, state_machine, state_table_id
 
 # ASL placeholder -> construct id of the function whose ARN replaces it
 FUNCTION_PLACEHOLDERS = {
@@ -313,10 +313,26 @@ def _events_queue(template: Template) -> tuple[str, dict[str, Any]]:
     return lid, queue["Properties"]
 
 
+def _events_rule(template: Template) -> tuple[str, dict[str, Any]]:
+    """The rule that delivers to the model-events queue (the other rule on the training source,
+    scoring's replay on Model Promoted: test_scoring_infra)."""
+    rules = resources(template, "AWS::Events::Rule")
+    queue_id, _ = _events_queue(template)
+    [(lid, rule)] = [
+        (k, v)
+        for k, v in rules.items()
+        if _arn(queue_id) in [t["Arn"] for t in v["Properties"]["Targets"]]
+    ]
+    # (and the stack's rules are this one and scoring's replay, nothing else)
+    assert [k for k in rules if k != lid] == [
+        k for k in rules if k.startswith("ScoringReplayOnPromotion")
+    ]
+    return lid, rule["Properties"]
+
+
 def test_model_events_rule_sends_training_events_to_the_queue(template: Template) -> None:
-    # Given the one EventBridge rule
-    [rule] = resources(template, "AWS::Events::Rule").values()
-    props = rule["Properties"]
+    # Given the rule that delivers to the model-events queue
+    _, props = _events_rule(template)
     queue_id, _ = _events_queue(template)
     # Then it matches every event of the training source, on the default bus, when enabled
     assert props["EventPattern"] == {"source": [c.TRAINING_EVENT_SOURCE]}
@@ -330,7 +346,7 @@ def test_model_events_rule_sends_training_events_to_the_queue(template: Template
 def test_model_events_queue_takes_eventbridge_deliveries_over_tls_only(template: Template) -> None:
     # Given the model-events queue and its policy
     queue_id, queue = _events_queue(template)
-    [rule_id] = resources(template, "AWS::Events::Rule")
+    rule_id, _ = _events_rule(template)
     [policy] = [
         p["Properties"]
         for p in resources(template, "AWS::SQS::QueuePolicy").values()
@@ -405,7 +421,7 @@ def test_training_functions_know_bucket_table_and_code_version_and_are_sized_fro
         for k, v in resources(template, "AWS::S3::Bucket").items()
         if "LoggingConfiguration" in v["Properties"]
     )
-    [table_id] = resources(template, "AWS::DynamoDB::Table")
+    table_id = state_table_id(template)  # the registry (not scoring's decisions table)
     version = provenance.code_version()
     assert version
     for cid, lid in _function_ids(template).items():

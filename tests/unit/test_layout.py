@@ -63,6 +63,9 @@ FUNCTION_LAYER = {
     "training_train": "ml",
     "training_evaluate": "onnx",
     "training_register": None,
+    "score_stream": "onnx",
+    "score_api": "onnx",
+    "score_dead_letters": "onnx",
 }
 IMPORT_WITH_ONLY = """
 import importlib.util, sys
@@ -92,7 +95,17 @@ def test_each_handler_imports_with_only_the_layers_it_is_given(folder: str) -> N
         [sys.executable, "-c", IMPORT_WITH_ONLY, str(handler), ",".join(sorted(blocked))],
         capture_output=True,
         text=True,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
+        env={
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATH": "/usr/bin:/bin",
+            # what the stack sets and a handler may read while it initialises
+            "STREAM_CONTRACT": "transactions",
+            "STATE_TABLE_NAME": "state",
+            "DATA_BUCKET": "lake",
+            "DECISIONS_TABLE_NAME": "decisions",
+            "DECISIONS_STREAM": "decisions",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        },
     )
     assert done.returncode == 0, done.stderr[-1500:]
 

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from fraudops_shared.ingestion import kpl
+from fraudops_shared.runtime import settings
+from tests.decision_records import as_bytes, decision
 from tests.unit.fakes import MemoryRecordSink
 from tests.unit.support import FakeAws, FakeLambdaContext, load_handler
 
@@ -21,12 +23,12 @@ def ingest_stream() -> ModuleType:
     return load_handler("ingest_stream")
 
 
-def kinesis_event(*payloads: bytes) -> dict[str, Any]:
+def kinesis_event(*payloads: bytes, stream: str = "tx") -> dict[str, Any]:
     return {
         "Records": [
             {
                 "eventSource": "aws:kinesis",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/tx",
+                "eventSourceARN": f"arn:aws:kinesis:us-east-1:123456789012:stream/{stream}",
                 "eventID": f"shardId-000000000000:{seq}",
                 "eventName": "aws:kinesis:record",
                 "eventVersion": "1.0",
@@ -207,3 +209,92 @@ def test_without_a_feed_configured_the_batch_is_committed_and_a_warning_logged(
         r.levelname == "WARNING" and "SCORING_FEED_STREAM is not set" in r.getMessage()
         for r in caplog.records
     )
+
+
+DECISIONS_STREAM = "fraudops-unit-decisions"
+
+
+def test_a_decisions_batch_is_ingested_as_decisions_and_not_forwarded(
+    ingest_stream: ModuleType,
+    aws: FakeAws,
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given the stack's mapping of the decisions stream to its contract, and a transaction
+    # t-20 already curated from the transaction stream (and forwarded to scoring)
+    monkeypatch.setenv(
+        settings.STREAM_CONTRACTS_ENV, json.dumps({DECISIONS_STREAM: settings.DECISIONS_CONTRACT})
+    )
+    assert ingest_stream.handler(kinesis_event(good_txn("t-20")), lambda_context) == {
+        "batchItemFailures": []
+    }
+    # When a batch of the decisions stream is handled: the decisions of t-20 (the transaction's
+    # key, but another contract's) and t-21, a scorer's retry of t-21, and an invalid outcome
+    event = kinesis_event(
+        as_bytes(decision("t-20")),
+        as_bytes(decision("t-21")),
+        as_bytes(decision("t-21")),
+        as_bytes(decision("t-22", outcome="maybe")),
+        stream=DECISIONS_STREAM,
+    )
+    caplog.clear()
+    assert ingest_stream.handler(event, lambda_context) == {"batchItemFailures": []}
+    # Then the two decisions are curated under curated/decisions/, once each
+    curated = aws.bucket.keys("curated/decisions/")
+    ids = [i for key in curated for i in aws.bucket.table(key)["transaction_id"].to_pylist()]
+    assert sorted(ids) == ["t-20", "t-21"]
+    # And the retry and the invalid one are quarantined under decisions with their rules
+    (quarantine,) = aws.bucket.keys("quarantine/decisions/stream/")
+    rules = sorted(json.loads(x)["rules"][0] for x in aws.bucket.body(quarantine).splitlines())
+    assert rules == ["allowed:outcome", "duplicate_key"]
+    # And counted under ACCOUNT#decisions#kinesis, the transactions' account untouched
+    assert aws.counters.of("decisions", "kinesis") == {
+        "in_records": 4,
+        "curated": 2,
+        "quarantined": 2,
+    }
+    assert counts(aws) == {"in_records": 1, "curated": 1, "quarantined": 0}
+    # And the shard's checkpoint is the decisions stream's own
+    assert aws.log.checkpoint(DECISIONS_STREAM, "shardId-000000000000") is not None
+    # And no decision reaches the scoring feed (it holds the one transaction), with no warning
+    assert [b["transaction_id"] for _, b in feed_records(aws)] == ["t-20"]
+    assert all(b["_contract"] == "transactions" for _, b in feed_records(aws))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_decisions_batch_without_a_feed_configured_logs_no_warning(
+    ingest_stream: ModuleType,
+    aws: FakeAws,
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given no SCORING_FEED_STREAM: decisions are never forwarded, so nothing is skipped
+    monkeypatch.delenv("SCORING_FEED_STREAM", raising=False)
+    monkeypatch.setenv(
+        settings.STREAM_CONTRACTS_ENV, json.dumps({DECISIONS_STREAM: settings.DECISIONS_CONTRACT})
+    )
+    # When a decision is handled, Then it is curated, no sink is wired and nothing is warned
+    event = kinesis_event(as_bytes(decision("t-23")), stream=DECISIONS_STREAM)
+    assert ingest_stream.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert aws.counters.of("decisions", "kinesis")["curated"] == 1 and aws.sinks == {}
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_decisions_batch_with_the_range_of_a_committed_transactions_batch_commits(
+    ingest_stream: ModuleType,
+    aws: FakeAws,
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a transactions batch committed at shardId-000000000000, 100..100
+    monkeypatch.setenv(
+        settings.STREAM_CONTRACTS_ENV, json.dumps({DECISIONS_STREAM: settings.DECISIONS_CONTRACT})
+    )
+    ingest_stream.handler(kinesis_event(good_txn("t-30")), lambda_context)
+    # When the decisions stream's first batch has the same shard id and sequence numbers
+    event = kinesis_event(as_bytes(decision("t-30")), stream=DECISIONS_STREAM)
+    # Then it is committed too (today: CommitConflict after every attempt)
+    assert ingest_stream.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert aws.counters.of("decisions", "kinesis")["curated"] == 1

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from fraudops_shared.ingestion.dead_letters import IncompleteReadError, account_dead_letters
+from fraudops_shared.ingestion.dead_letters import account_dead_letters
+from fraudops_shared.ingestion.read_back import IncompleteReadError
 from tests.unit.fakes import MemoryShardReader
 from tests.unit.ingestion.test_stream import NOW, SHARD, Lake, rec, txn
 

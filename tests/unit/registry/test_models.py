@@ -214,9 +214,30 @@ def test_a_shadow_is_scored_beside_the_champion_without_serving(reg: ModelRegist
     # And the champion itself cannot be a shadow
     with pytest.raises(RegistryError, match="is the champion, not a shadow"):
         reg.promote(C, 1, reason="no", shadow=True)
-    # And a shadow can then be promoted
+    # And the champion pointer names it, where the scorers look
+    assert (reg.champion_pointer(C) or {}).get("shadow") == 2
+    # And a shadow can then be promoted, which ends its shadowing
     reg.promote(C, 2, reason="won")
     assert statuses(reg) == {1: "archived", 2: "champion"}
+    assert "shadow" not in (reg.champion_pointer(C) or {})
+
+
+def test_one_shadow_at_a_time_and_it_outlives_a_champion_change(reg: ModelRegistry) -> None:
+    register(reg, "run-1")
+    register(reg, "run-2", promote=False)
+    register(reg, "run-3", promote=False)
+    register(reg, "run-4", promote=False)
+    reg.promote(C, 2, reason="try", shadow=True)
+    # When another version becomes the shadow, Then the first goes back to candidate
+    reg.promote(C, 3, reason="try another", shadow=True)
+    assert statuses(reg) == {1: "champion", 2: "candidate", 3: "shadow", 4: "candidate"}
+    # When the champion changes to a third version, Then the shadow is still shadowed
+    reg.promote(C, 4, reason="manual")
+    assert (reg.champion_pointer(C) or {}).get("shadow") == 3
+    # And a shadow needs a champion, and a rejected version cannot be one
+    register(reg, "run-5", promote=False, status="rejected")
+    with pytest.raises(RegistryError, match="rejected"):
+        reg.promote(C, 5, reason="no", shadow=True)
 
 
 # --- failed runs ---------------------------------------------------------------------------------

@@ -376,3 +376,24 @@ def test_population_stability_is_near_zero_on_the_same_distribution() -> None:
     assert evaluation.population_stability(own["shares"], values, own["edges"]) == pytest.approx(
         0.0, abs=1e-12
     )
+
+
+def test_the_decline_threshold_is_the_lowest_cut_with_the_stated_precision() -> None:
+    from fraudops_shared.training.evaluation import decline_threshold
+
+    # Given 10 alerts at the top (9 fraud), then a mixed middle, then legitimate rows
+    scores = [0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.5, 0.4, 0.1, 0.05]
+    labels = [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0]
+    # Then declining starts where precision still holds at 90%: all ten top rows
+    cut = decline_threshold(labels, scores, floor=0.3)
+    assert cut is not None and 0.5 < cut < 0.90
+    # And never below the review threshold
+    assert decline_threshold(labels, scores, floor=0.95) == 0.95
+
+
+def test_no_decline_threshold_when_no_cut_is_precise_enough() -> None:
+    from fraudops_shared.training.evaluation import decline_threshold
+
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    labels = [1, 0, 1, 0, 1, 0]
+    assert decline_threshold(labels, scores, floor=0.1) is None

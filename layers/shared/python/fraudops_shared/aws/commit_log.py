@@ -26,7 +26,13 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from fraudops_shared.aws.clients import error_code
-from fraudops_shared.aws.dynamodb import add_counts, batch_get, query_all
+from fraudops_shared.aws.dynamodb import (
+    add_counts,
+    batch_get,
+    query_all,
+    ranges_reaching,
+    seq_key,
+)
 from fraudops_shared.ingestion.claims import ClaimLostError
 from fraudops_shared.ingestion.dedupe import CommitRef, Page
 from fraudops_shared.lake.commits import (
@@ -48,17 +54,12 @@ from fraudops_shared.runtime.settings import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SEQ_DIGITS = 64
 BATCH_WRITE = 25  # BatchWriteItem's limit
 WRITE_ATTEMPTS = 8
 
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def seq_key(sequence: str) -> str:
-    return sequence.zfill(SEQ_DIGITS)
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -277,27 +278,8 @@ class DynamoCommitLog:
 
     def covered(self, stream: str, shard: str, first: str, last: str) -> list[tuple[int, int]]:
         """Newest first from ``last`` down, until a commit ends before ``first``."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND sk <= :last",
-            "ExpressionAttributeValues": {
-                ":pk": _s(f"{PK_SHARDLOG}{stream}#{shard}"),
-                ":last": _s(seq_key(last)),
-            },
-            "ScanIndexForward": False,
-            "ConsistentRead": True,
-        }
-        ranges: list[tuple[int, int]] = []
-        while True:
-            page = self.client.query(**kwargs)
-            for item in page.get("Items", []):
-                lo, hi = int(item["sk"]["S"]), int(item["last"]["S"])
-                if hi < int(first):
-                    return ranges
-                ranges.append((lo, hi))
-            if "LastEvaluatedKey" not in page:
-                return ranges
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pk = f"{PK_SHARDLOG}{stream}#{shard}"
+        return ranges_reaching(self.client, self.table, pk, first, last)
 
     def committed(self, contract: str) -> dict[str, str]:
         items = query_all(

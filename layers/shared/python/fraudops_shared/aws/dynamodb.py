@@ -38,6 +38,39 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+SEQ_DIGITS = 64  # Kinesis sequence numbers, zero-padded so that they compare as text
+
+
+def seq_key(sequence: str) -> str:
+    return sequence.zfill(SEQ_DIGITS)
+
+
+def ranges_reaching(
+    client: DynamoDBClient, table: str, pk: str, first: str, last: str
+) -> list[tuple[int, int]]:
+    """The committed sequence ranges of a shard log (items ``sk`` = first, ``last``) that reach
+    into ``first..last``: newest first from ``last`` down, until a range ends before ``first``
+    (what a redelivered batch checks before doing anything twice)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND sk <= :last",
+        "ExpressionAttributeValues": {":pk": _s(pk), ":last": _s(seq_key(last))},
+        "ScanIndexForward": False,
+        "ConsistentRead": True,
+    }
+    ranges: list[tuple[int, int]] = []
+    while True:
+        page = client.query(**kwargs)
+        for item in page.get("Items", []):
+            lo, hi = int(item["sk"]["S"]), int(item["last"]["S"])
+            if hi < int(first):
+                return ranges
+            ranges.append((lo, hi))
+        if "LastEvaluatedKey" not in page:
+            return ranges
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def account_key(contract: str, source: str) -> dict[str, Any]:
     return {"pk": _s(f"{PK_ACCOUNT}{contract}#{source}"), "sk": _s("COUNTS")}
 

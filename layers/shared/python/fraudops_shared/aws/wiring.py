@@ -7,7 +7,7 @@ with only the layers it has (``tests/unit/test_layout.py`` checks every handler)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fraudops_shared.aws import clients
 from fraudops_shared.aws.dynamodb import DynamoFileClaims, DynamoSnapshotCatalog
@@ -19,6 +19,13 @@ from fraudops_shared.runtime import settings
 
 if TYPE_CHECKING:
     from fraudops_shared.aws.commit_log import DynamoCommitLog, DynamoKeyIndex
+    from fraudops_shared.aws.scoring import (
+        DynamoScoringLog,
+        KinesisTransactionSink,
+        S3ParkedStore,
+    )
+    from fraudops_shared.features.transforms import FeatureSet
+    from fraudops_shared.scoring.models import ModelCache
 
 
 def data_bucket() -> S3Bucket:
@@ -59,3 +66,48 @@ def shard_reader() -> KinesisShardReader:
 
 def record_sink(stream: str) -> KinesisRecordSink:
     return KinesisRecordSink(clients.kinesis(), stream)
+
+
+# --- scoring --------------------------------------------------------------------------------
+# Built where used: the scoring functions' layers are onnxruntime and numpy, no pyarrow.
+
+
+def model_cache(contract: str, features: FeatureSet) -> ModelCache:
+    from fraudops_shared.aws.scoring import RegistryModelSource
+    from fraudops_shared.scoring.models import ModelCache
+
+    source = RegistryModelSource(model_registry(), clients.s3())
+    return ModelCache(source, contract, features, refresh_seconds=settings.model_refresh_seconds())
+
+
+def scoring_adapters() -> dict[str, Any]:
+    """The ports every scorer writes through (``scoring.ports``), by the names the use cases
+    take them."""
+    from fraudops_shared.aws import scoring as adapters
+
+    table = settings.table_name()
+    return {
+        "states": adapters.DynamoCardStates(clients.dynamodb(), table),
+        "decisions": adapters.DynamoDecisionStore(clients.dynamodb(), settings.decisions_table()),
+        "sink": adapters.KinesisDecisionSink(clients.kinesis(), settings.decisions_stream()),
+        "flags": adapters.EventBridgeFlags(clients.events(), settings.SCORING_EVENT_SOURCE),
+    }
+
+
+def scoring_log() -> DynamoScoringLog:
+    from fraudops_shared.aws.scoring import DynamoScoringLog
+
+    return DynamoScoringLog(clients.dynamodb(), settings.table_name())
+
+
+def parked_store() -> S3ParkedStore:
+    from fraudops_shared.aws.scoring import S3ParkedStore
+
+    return S3ParkedStore(clients.s3(), settings.data_bucket())
+
+
+def transaction_sink() -> KinesisTransactionSink | None:
+    from fraudops_shared.aws.scoring import KinesisTransactionSink
+
+    stream = settings.transaction_stream()
+    return KinesisTransactionSink(clients.kinesis(), stream) if stream else None

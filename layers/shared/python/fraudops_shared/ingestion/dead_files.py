@@ -19,7 +19,7 @@ from typing import Any
 from fraudops_shared.contracts import schema
 from fraudops_shared.ingestion import readers
 from fraudops_shared.ingestion.claims import ClaimBusyError, FileClaims
-from fraudops_shared.ingestion.dead_letters import gave_up_reason
+from fraudops_shared.ingestion.read_back import gave_up_reason
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.commits import Commit, CommitLog, FileCompletion, finish, promote
 from fraudops_shared.lake.store import ObjectStore, SourceObject

@@ -21,7 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fraudops_shared.ingestion.records import KinesisRecord, ShardReader
+from fraudops_shared.ingestion.read_back import check_complete, gave_up_reason
+from fraudops_shared.ingestion.records import ShardReader
 from fraudops_shared.ingestion.stream_records import split
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.commits import Commit, CommitConflict, CommitLog, promote
@@ -29,45 +30,6 @@ from fraudops_shared.lake.store import ObjectStore
 from fraudops_shared.lake.writer import StagedOutputs
 from fraudops_shared.lake.zones import Zones
 from fraudops_shared.runtime.settings import DEAD_LETTER_BATCH_PREFIX, SOURCE_KINESIS
-
-
-class IncompleteReadError(RuntimeError):
-    """The shard returned fewer records than the batch held, and not because they expired."""
-
-
-def gave_up_reason(message: dict[str, Any], function: str = "stream function") -> str:
-    """Why Lambda gave up, from its on-failure record (condition, error, attempts)."""
-    ctx = message.get("requestContext", {})
-    resp = message.get("responseContext", {})
-    parts = [ctx.get("condition", "unknown condition")]
-    if resp.get("functionError"):
-        parts.append(f"function error {resp['functionError']}")
-    if ctx.get("approximateInvokeCount"):
-        parts.append(f"after {ctx['approximateInvokeCount']} attempts")
-    return f"{function} gave up: " + ", ".join(parts)
-
-
-def check_complete(
-    records: list[KinesisRecord], first: str, last: str, size: int | None
-) -> tuple[list[KinesisRecord], int]:
-    """(the records of the batch, how many expired). Expired records are the batch's oldest
-    ones: the read starts past ``first``. Anything else missing is an IncompleteReadError."""
-    batch = [r for r in records if int(first) <= int(r.sequence_number) <= int(last)]
-    if size is None:
-        if not batch or batch[0].sequence_number != first:
-            raise IncompleteReadError(f"range {first}..{last}: no batch size to check against")
-        return batch, 0
-    if len(batch) == size:
-        return batch, 0
-    reached_end = bool(batch) and batch[-1].sequence_number == last
-    started_late = not batch or batch[0].sequence_number != first
-    if len(batch) < size and started_late and (reached_end or not batch):
-        return batch, size - len(batch)
-    raise IncompleteReadError(
-        f"range {first}..{last}: read {len(batch)} of {size} records "
-        f"({'from the first' if not started_late else 'not from the first'}, "
-        f"{'to the last' if reached_end else 'not to the last'})"
-    )
 
 
 def account_dead_letters(
@@ -116,7 +78,7 @@ def account_dead_letters(
             }
             for part in parts
         )
-    commit_id = f"{DEAD_LETTER_BATCH_PREFIX}{shard}-{first}-{last}"
+    commit_id = f"{DEAD_LETTER_BATCH_PREFIX}{stream}-{shard}-{first}-{last}"  # unique per stream
     outputs = StagedOutputs(store, zones, contract, commit_id)
     quarantine = None
     if rows:

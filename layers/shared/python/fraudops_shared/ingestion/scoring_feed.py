@@ -33,9 +33,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from fraudops_shared.ingestion import kpl
 from fraudops_shared.runtime.observability import logger
 
@@ -89,24 +86,6 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def json_ready(table: pa.Table) -> list[dict[str, Any]]:
-    """A curated table's rows with every value JSON can carry as it is: timestamps as ISO-8601
-    text with their UTC offset (converted in Arrow, not row by row), dates as ISO dates,
-    decimals as floats. What the feed carries, so encoding it is plain ``json.dumps``."""
-    columns = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        kind = col.type
-        if pa.types.is_timestamp(kind):
-            utc = col.cast(pa.timestamp(kind.unit, "UTC")) if kind.tz != "UTC" else col
-            col = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S+00:00")
-        elif pa.types.is_date(kind):
-            col = col.cast(pa.string())
-        elif pa.types.is_decimal(kind):
-            col = col.cast(pa.float64())
-        columns[name] = col
-    return pa.table(columns).to_pylist() if columns else []
 
 
 # One encoder: ``json.dumps`` with any option builds a new encoder per call (a third of the cost).

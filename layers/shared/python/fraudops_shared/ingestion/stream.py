@@ -56,14 +56,13 @@ from fraudops_shared.ingestion.records import (
     UserRecord,
     count_rules,
 )
-from fraudops_shared.ingestion.scoring_feed import json_ready
 from fraudops_shared.ingestion.stream_records import (
     as_text,
     decode,
-    records_table,
     split,
     unprocessable,
 )
+from fraudops_shared.ingestion.stream_table import records_table
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.commits import (
     Commit,
@@ -188,7 +187,8 @@ class StreamIngestion:
         valid, positions = self._validate()
         first, last = self.kinesis[0], self.kinesis[-1]
         shard = first.shard_id
-        commit_id = f"{shard}-{first.sequence_number}-{last.sequence_number}"
+        # sequence numbers are per stream (and LocalStack numbers two new streams alike)
+        commit_id = f"{self.stream}-{shard}-{first.sequence_number}-{last.sequence_number}"
         base_rejected = list(self.result.rejected)
         written_at = self.clock_ms()  # one page id per day across attempts: a retry overwrites
         published: set[str] = set()
@@ -369,3 +369,21 @@ class StreamIngestion:
         if rows:
             self.result.forwarded += self.feed.publish(rows, now=self.now)
             published.update(r["_record_id"] for r in rows)
+
+
+def json_ready(table: pa.Table) -> list[dict[str, Any]]:
+    """A curated table's rows with every value JSON can carry as it is: timestamps as ISO-8601
+    text with their UTC offset (converted in Arrow, not row by row), dates as ISO dates,
+    decimals as floats. What the feed carries, so encoding it is plain ``json.dumps``."""
+    columns = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        kind = col.type
+        if pa.types.is_timestamp(kind):
+            utc = col.cast(pa.timestamp(kind.unit, "UTC")) if kind.tz != "UTC" else col
+            col = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S+00:00")
+        elif pa.types.is_date(kind):
+            col = col.cast(pa.string())
+        elif pa.types.is_decimal(kind):
+            col = col.cast(pa.float64())
+        columns[name] = col
+    return pa.table(columns).to_pylist() if columns else []

@@ -4,21 +4,16 @@ decoding and the checks that come before validation, each record contained on it
 Whatever a record holds (bytes that are not UTF-8, JSON nested thousands deep, a lone surrogate,
 a number where an object was expected, a corrupted aggregate), it ends as a row of the table or
 as a ``Rejected`` with a fixed rule id and the reason; nothing here raises for a record's sake.
-The table is what a CSV gives (``records_table``), so files and records share one validation.
+No pyarrow here: the scorer decodes its feed with the same code and ships without it. The table
+that validation reads is built by ``ingestion.stream_table``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from fraudops_shared.contracts.schema import Contract
-from fraudops_shared.contracts.validation import as_cell
 from fraudops_shared.ingestion import kpl
 from fraudops_shared.ingestion.records import KinesisRecord, Rejected, UserRecord
 
@@ -107,71 +102,3 @@ def split(record: KinesisRecord) -> tuple[list[UserRecord], Rejected | None]:
         UserRecord(f"{record.record_id}:{i}", record.record_id, key, data)
         for i, (key, data) in enumerate(parts)
     ], None
-
-
-def records_table(
-    contract: Contract, values: Sequence[Any]
-) -> tuple[pa.Table, list[int], dict[int, tuple[list[str], list[str]]]]:
-    """The decoded values as one all-text table of the contract's columns (what CSV gives), the
-    position of each table row among ``values``, and the values refused before validation
-    (not an object, unknown fields, nested values), by position.
-
-    Column at a time: a column whose values are all scalars of one JSON type goes to text in one
-    Arrow cast; only a column holding mixed types or nested values is walked value by value."""
-    names = contract.column_names
-    known = set(names)
-    refused: dict[int, tuple[list[str], list[str]]] = {}
-    objects: list[dict[str, Any]] = []
-    where: list[int] = []
-    for pos, value in enumerate(values):
-        if type(value) is not dict:
-            refused[pos] = (["not_an_object"], [f"a JSON {type(value).__name__}, not an object"])
-        elif not known.issuperset(value):
-            unknown = ", ".join(sorted(str(k) for k in value if k not in known))
-            reason = f"fields not in contract {contract.name}: {unknown}"[:500]
-            refused[pos] = (["unknown_field"], [reason])
-        else:
-            objects.append(value)
-            where.append(pos)
-    columns: dict[str, pa.Array] = {}
-    nested: dict[int, tuple[list[str], list[str]]] = {}  # by row of ``objects``
-    for name in names:
-        cells = [o.get(name) for o in objects]
-        columns[name] = _text_column(name, cells, nested)
-    if nested:
-        for row, problem in nested.items():
-            refused[where[row]] = problem
-        keep = pa.array([r not in nested for r in range(len(objects))])
-        table = pa.table(columns).filter(keep)
-        kept = [p for r, p in enumerate(where) if r not in nested]
-    else:
-        table = pa.table(columns) if names else pa.table({})
-        kept = where
-    return table, kept, refused
-
-
-def _text_column(
-    name: str, cells: list[Any], nested: dict[int, tuple[list[str], list[str]]]
-) -> pa.Array:
-    """One column's JSON values as text: ``true``/``false``, numbers as written back by Python,
-    strings as they are; a list or an object is recorded in ``nested`` (its row refused)."""
-    try:
-        arr = pa.array(cells)
-        if pa.types.is_null(arr.type):
-            return pa.nulls(len(cells), pa.string())
-        if pa.types.is_boolean(arr.type):
-            return pc.if_else(arr, "true", "false")
-        if pa.types.is_string(arr.type) or pa.types.is_integer(arr.type):
-            return arr.cast(pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        pass  # mixed types, nested values, huge integers: value by value
-    out: list[str | None] = []
-    for row, value in enumerate(cells):
-        if isinstance(value, dict | list):
-            rules, reasons = nested.setdefault(row, ([], []))
-            rules.append(f"type:{name}")
-            reasons.append(f"{name} is a {type(value).__name__}, not a single value")
-            out.append(None)
-        else:
-            out.append(as_cell(value))
-    return pa.array(out, pa.string())

@@ -253,13 +253,8 @@ class ModelRegistry:
                 raise RegistryError(f"{model_id(contract, version)} is not registered")
             at = now_iso()
             if shadow:
-                if target["status"] == "champion":
-                    raise RegistryError(f"{target['model_id']} is the champion, not a shadow")
-                change = SetStatus(
-                    contract, version, "shadow", at, reason, expected=target["status"]
-                )
                 try:
-                    self.store.apply([change])
+                    self.store.apply(self._shadow_changes(contract, target, at, reason))
                 except ConflictError:
                     continue
                 return {**target, "status": "shadow", "updated_at": at, "status_reason": reason}
@@ -281,6 +276,34 @@ class ModelRegistry:
                 continue
             return {**target, "status": "champion", "updated_at": at, "status_reason": reason}
         raise ConcurrentChangeError(f"could not promote v{version}: concurrent changes")
+
+    def _shadow_changes(
+        self, contract: str, target: Mapping[str, Any], at: str, reason: str
+    ) -> list[Change]:
+        """The version becomes the shadow: its status, and the champion pointer's ``shadow``
+        (where scorers look), replacing any earlier shadow (back to candidate)."""
+        version = int(target["version"])
+        if target["status"] == "champion":
+            raise RegistryError(f"{target['model_id']} is the champion, not a shadow")
+        if target["status"] == "rejected":
+            raise RegistryError(f"{target['model_id']} was rejected by its gate: not a shadow")
+        pointer = self.store.pointer(contract)
+        if pointer is None:
+            raise RegistryError(f"{contract} has no champion yet: a shadow is scored beside one")
+        changes: list[Change] = [
+            SetStatus(contract, version, "shadow", at, reason, expected=target["status"]),
+            PutPointer(
+                contract,
+                {**pointer, "shadow": version, "shadow_since": at},
+                int(pointer["version"]),
+            ),
+        ]
+        previous = pointer.get("shadow")
+        if previous is not None and int(previous) != version:
+            changes.append(
+                SetStatus(contract, int(previous), "candidate", at, f"v{version} is the shadow")
+            )
+        return changes
 
     def rollback(self, contract: str, *, reason: str) -> dict[str, Any]:
         """The champion before the current one serves again and the current one is archived; a
@@ -311,12 +334,16 @@ def _handover(
     if history is None:
         history = list((previous or {}).get("history") or [])
         history.append({"version": record["version"], "at": at, "reason": reason})
-    pointer = {
+    pointer: dict[str, Any] = {
         "version": record["version"],
         "model_id": record["model_id"],
         "promoted_at": at,
         "history": history,
     }
+    kept = (previous or {}).get("shadow")  # the shadow stays, unless it is the new champion
+    if kept is not None and int(kept) != int(record["version"]):
+        pointer["shadow"] = int(kept)
+        pointer["shadow_since"] = (previous or {}).get("shadow_since")
     expected = None if previous is None else int(previous["version"])
     changes: list[Change] = [PutPointer(contract, pointer, expected)]
     if previous is not None:

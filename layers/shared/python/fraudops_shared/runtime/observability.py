@@ -115,3 +115,62 @@ def emit_stream_metrics(
         },
     )
     metrics.add_metric(name="KinesisRecords", unit=MetricUnit.Count, value=kinesis_records)
+
+
+# --- scoring: the metric contract the scoring alarms and the dashboard read ---------------------
+OUTCOMES = ("approve", "review", "decline")
+API_OUTCOMES = (*OUTCOMES, "duplicate", "invalid_transaction", "too_large", "no_champion", "busy")
+
+
+def emit_scoring_metrics(
+    contract: str,
+    *,
+    outcomes: dict[str, int],
+    parked: int,
+    latency_ms: float | None,
+    champion: int | None,
+    shadow: int | None,
+    refused: int,
+    loads: int,
+) -> None:
+    """A scored batch (or replay): decisions by outcome, parked records, the batch's decision
+    latency, the model versions in use, refused models (the model-rejected alarm) and loads."""
+    per_contract = EphemeralMetrics()
+    per_contract.add_dimension(name="contract", value=contract)
+    per_contract.add_metric(name="RecordsDecided", unit=MetricUnit.Count,
+                            value=sum(outcomes.values()))  # fmt: skip
+    per_contract.add_metric(name="RecordsParked", unit=MetricUnit.Count, value=parked)
+    per_contract.add_metric(name="ModelRejected", unit=MetricUnit.Count, value=refused)
+    per_contract.add_metric(name="ModelLoads", unit=MetricUnit.Count, value=loads)
+    if latency_ms is not None:
+        per_contract.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds,
+                                value=latency_ms)  # fmt: skip
+    if champion is not None:
+        per_contract.add_metric(name="ChampionVersion", unit=MetricUnit.NoUnit, value=champion)
+    if shadow is not None:
+        per_contract.add_metric(name="ShadowVersion", unit=MetricUnit.NoUnit, value=shadow)
+    per_contract.flush_metrics()
+    for outcome in OUTCOMES:
+        by_outcome = EphemeralMetrics()
+        by_outcome.add_dimension(name="contract", value=contract)
+        by_outcome.add_dimension(name="outcome", value=outcome)
+        by_outcome.add_metric(name="Decisions", unit=MetricUnit.Count,
+                              value=outcomes.get(outcome, 0))  # fmt: skip
+        by_outcome.flush_metrics()
+
+
+def emit_refusals(contract: str, count: int) -> None:
+    doc = EphemeralMetrics()
+    doc.add_dimension(name="contract", value=contract)
+    doc.add_metric(name="ModelRejected", unit=MetricUnit.Count, value=count)
+    doc.flush_metrics()
+
+
+def emit_api_metrics(contract: str, *, outcome: str | None, latency_ms: float) -> None:
+    """One API call: its outcome (a fixed word) and its latency."""
+    doc = EphemeralMetrics()
+    doc.add_dimension(name="contract", value=contract)
+    doc.add_dimension(name="outcome", value=outcome if outcome in API_OUTCOMES else "other")
+    doc.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    doc.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    doc.flush_metrics()

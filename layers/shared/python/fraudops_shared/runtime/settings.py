@@ -18,6 +18,13 @@ DATA_BUCKET_ENV = "DATA_BUCKET"
 CODE_VERSION_ENV = "CODE_VERSION"  # the git commit the stack was synthesized from
 STREAM_CONTRACT_ENV = "STREAM_CONTRACT"  # the contract the transaction stream carries
 SCORING_FEED_ENV = "SCORING_FEED_STREAM"  # where ingest_stream forwards curated rows
+# {stream name: contract} for every stream ingest_stream and dlq_accounting consume; a stream not
+# in it carries STREAM_CONTRACT. The scoring feed is fed by the STREAM_CONTRACT's stream only.
+STREAM_CONTRACTS_ENV = "STREAM_CONTRACTS"
+DECISIONS_TABLE_ENV = "DECISIONS_TABLE_NAME"  # one item per decided transaction
+DECISIONS_STREAM_ENV = "DECISIONS_STREAM"  # decisions, ingested as the `decisions` contract
+TRANSACTION_STREAM_ENV = "TRANSACTION_STREAM"  # where the scoring API lands what it scored
+MODEL_REFRESH_SECONDS_ENV = "MODEL_REFRESH_SECONDS"  # how often scorers re-read the champion
 CSV_BLOCK_BYTES_ENV = "INGEST_CSV_BLOCK_BYTES"
 CLAIM_STALE_SECONDS_ENV = "INGEST_CLAIM_STALE_SECONDS"
 PREFIX_ENVS = {
@@ -54,12 +61,37 @@ PK_KEYS = "KEYS#"  # the dedupe index: heads and pages
 PK_SNAPSHOT = "SNAPSHOT#"  # the snapshot catalog
 PK_MODEL = "MODEL#"  # model versions, counter, champion pointer
 PK_TRAINRUN = "TRAINRUN#"  # training run records
+PK_CARD = "CARD#"  # a card's online feature state (scoring), keyed by a hash of the card id
+PK_SCORING = "SCORING#"  # the scorer's shard checkpoints and parked-file records
 
 # --- sources, event sources and contracts -------------------------------------------------------
 SOURCE_S3 = "s3"  # accounting source of landed files
 SOURCE_KINESIS = "kinesis"  # accounting source of stream records
 TRAINING_EVENT_SOURCE = "fraudops.training"
+SCORING_EVENT_SOURCE = "fraudops.scoring"
 DEFAULT_STREAM_CONTRACT = "transactions"
+DECISIONS_CONTRACT = "decisions"  # the decisions zone is this contract's curated zone
+SOURCE_SCORING = "scoring"  # accounting source of the feed: in = decided + parked + dead_lettered
+PARKED_PREFIX = "parked/"  # feed records kept while no champion can score them
+# The accounting equation per source: ``in_records`` equals the sum of the source's outcome
+# counters (every record that came in is in exactly one place).
+INGESTION_OUTCOMES = ("curated", "quarantined", "dead_lettered", "expired_unrecoverable")
+SCORING_OUTCOMES = ("decided", "parked", "dead_lettered", "expired_unrecoverable")
+
+
+def outcomes_of(source: str) -> tuple[str, ...]:
+    """The counters whose sum must equal ``in_records`` for an accounting ``source``."""
+    return SCORING_OUTCOMES if source == SOURCE_SCORING else INGESTION_OUTCOMES
+
+
+def balanced(source: str, counts: dict[str, int]) -> bool:
+    """The accounting equation of ``source`` on its counters (or on a delta of them)."""
+    return counts.get("in_records", 0) == sum(counts.get(k, 0) for k in outcomes_of(source))
+
+
+# A scorer re-reads the champion pointer at most this often: a promotion reaches every warm
+# environment within this bound (plus one batch).
+MODEL_REFRESH_SECONDS = 15
 
 # --- limits -------------------------------------------------------------------------------------
 # A stream batch is committed in one DynamoDB transaction whatever its size (a shard checkpoint,
@@ -105,6 +137,31 @@ def stream_contract() -> str:
 def scoring_feed() -> str | None:
     """The scoring feed stream, or None when the function is deployed without one."""
     return os.environ.get(SCORING_FEED_ENV, "").strip() or None
+
+
+def contract_of_stream(stream_name: str) -> str:
+    """The contract a stream carries: its entry in STREAM_CONTRACTS, else STREAM_CONTRACT."""
+    import json
+
+    mapping = json.loads(os.environ.get(STREAM_CONTRACTS_ENV, "").strip() or "{}")
+    return str(mapping.get(stream_name) or stream_contract())
+
+
+def decisions_table() -> str:
+    return required(DECISIONS_TABLE_ENV)
+
+
+def decisions_stream() -> str:
+    return required(DECISIONS_STREAM_ENV)
+
+
+def transaction_stream() -> str | None:
+    return os.environ.get(TRANSACTION_STREAM_ENV, "").strip() or None
+
+
+def model_refresh_seconds() -> float:
+    value = os.environ.get(MODEL_REFRESH_SECONDS_ENV, "").strip()
+    return float(value) if value else float(MODEL_REFRESH_SECONDS)
 
 
 # --- limits of file ingestion ----------------------------------------------------------------
@@ -170,3 +227,17 @@ def limits_from_env(function_timeout_seconds: float | None = None) -> Limits:
         max_decompressed_bytes=size("max_decompressed_bytes"),
         max_json_depth=size("max_json_depth"),
     )
+
+
+# --- streams and their contracts ----------------------------------------------------------------
+
+
+def stream_name_of(stream_arn: str) -> str:
+    """A Kinesis stream's name from its ARN (``arn:...:stream/<name>``)."""
+    return stream_arn.rsplit("/", 1)[-1]
+
+
+def contract_of_stream_arn(stream_arn: str) -> str:
+    """The contract the stream of this ARN carries (``contract_of_stream`` of its name): what
+    an event source mapping's records and an on-failure record name their stream by."""
+    return contract_of_stream(stream_name_of(stream_arn))

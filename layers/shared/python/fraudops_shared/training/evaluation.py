@@ -173,15 +173,40 @@ def cost_threshold(y: Any, scores: Any, costs: Costs) -> float:
     return (float(distinct[best]) + lower) / 2.0
 
 
+# Scoring declines outright only where the holdout says an alert is this likely to be fraud
+# (below it, an alert goes to review): stated, so a bank can audit the automatic declines.
+DECLINE_PRECISION = 0.9
+DECLINE_MIN_ALERTS = 5  # fewer flagged holdout rows than this cannot show a precision
+
+
+def decline_threshold(
+    y: Any, scores: Any, *, floor: float, target: float = DECLINE_PRECISION
+) -> float | None:
+    """The lowest threshold, at or above ``floor`` (the review threshold), at which at least
+    ``DECLINE_MIN_ALERTS`` holdout rows are flagged with precision >= ``target``; None when no
+    threshold reaches it (the model then never declines on its own, it sends to review)."""
+    y, s = _check(y, scores)
+    tp, fp, distinct = _curve(y, s)
+    flagged = tp + fp
+    ok = (flagged >= DECLINE_MIN_ALERTS) & (tp >= target * flagged) & (distinct >= floor)
+    if not ok.any():
+        return None
+    best = int(np.flatnonzero(ok)[-1])  # the lowest qualifying score (distinct is descending)
+    lower = float(distinct[best + 1]) if best + 1 < len(distinct) else 0.0
+    return max(float(floor), (float(distinct[best]) + lower) / 2.0)
+
+
 def evaluate_scores(
     y: Any, scores: Any, *, costs: Costs, k: int, threshold: float | None = None
 ) -> dict[str, Any]:
     """Every holdout figure of one model; the cost-optimal threshold unless one is given (a
-    champion is judged at the threshold it serves with)."""
+    champion is judged at the threshold it serves with), and the decline threshold above it."""
     y, s = _check(y, scores)
     chosen = cost_threshold(y, s, costs) if threshold is None else float(threshold)
     point = at_threshold(y, s, chosen, costs)
     return {
+        "decline_threshold": decline_threshold(y, s, floor=chosen),
+        "decline_precision_target": DECLINE_PRECISION,
         "rows": len(y),
         "positives": int(y.sum()),
         "auprc": average_precision(y, s),
