@@ -333,3 +333,20 @@ OUT_DECISIONS_TABLE: Final = "DecisionsTableName"
 OUT_SCORING_API_URL: Final = "ScoringApiUrl"
 OUT_SCORE_STREAM_FN: Final = "ScoreStreamFunctionName"
 OUT_SCORE_API_FN: Final = "ScoreApiFunctionName"
+
+# --- model monitoring ----------------------------------------------------------------------------
+# The drift watch (functions/monitor_drift): PSI of the champion's recent decisions against its
+# training baseline. Schedule, window and alarm period are stage settings (infra/stage.py).
+FN_MONITOR_DRIFT: Final = "monitor_drift"
+MONITOR_DRIFT_MEMORY_MB: Final = 1024
+MONITOR_DRIFT_TIMEOUT_SECONDS: Final = 120
+DRIFT_PSI_THRESHOLD: Final = 0.2  # PSI above this on the score or an important feature alarms
+DRIFT_SCHEDULE_MINUTES: Final = 5
+DRIFT_WINDOW_SECONDS: Final = 3600
+DRIFT_ALARM_PERIOD_SECONDS: Final = 300
+# The local stage watches sooner and shorter, so a test sees the alarm in minutes.
+DRIFT_SCHEDULE_LOCAL_MINUTES: Final = 1
+DRIFT_WINDOW_LOCAL_SECONDS: Final = 300
+DRIFT_ALARM_PERIOD_LOCAL_SECONDS: Final = 60
+ALARM_DRIFT: Final = "drift"
+OUT_MONITOR_DRIFT_FN: Final = "MonitorDriftFunctionName"

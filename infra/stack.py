@@ -14,6 +14,7 @@ from constructs import Construct
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.model_watch import ModelWatch
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.scoring import Scoring
 from infra.constructs.state import StateTable
@@ -65,8 +66,21 @@ class FraudOpsStack(Stack):
             layers=self.layers,
             stage=stage,
         )
+        self.model_watch = ModelWatch(
+            self,
+            "ModelWatch",
+            lake=self.lake,
+            table=self.state.table,
+            layers=self.layers,
+            stage=stage,
+        )
         self.monitoring = Monitoring(
-            self, "Monitoring", ingestion=self.ingestion, scoring=self.scoring, stage=stage
+            self,
+            "Monitoring",
+            ingestion=self.ingestion,
+            scoring=self.scoring,
+            model_watch=self.model_watch,
+            stage=stage,
         )
         self._outputs()
         self._nag_suppressions()
@@ -79,6 +93,7 @@ class FraudOpsStack(Stack):
             self.ingestion.dead_letters,
             *self.training.functions,
             *self.scoring.functions,
+            *self.model_watch.functions,
         ]
 
     def _outputs(self) -> None:
@@ -165,6 +180,10 @@ class FraudOpsStack(Stack):
             c.OUT_SCORE_API_FN: (
                 self.scoring.api_fn.function.function_name,
                 "Scores one transaction per signed call",
+            ),
+            c.OUT_MONITOR_DRIFT_FN: (
+                self.model_watch.drift_fn.function.function_name,
+                "The drift watch (scheduled): PSI of recent decisions against the baseline",
             ),
             c.OUT_ALARM_TOPIC_ARN: (self.monitoring.topic.topic_arn, "SNS topic of every alarm"),
             c.OUT_DASHBOARD_NAME: (

@@ -77,6 +77,17 @@ READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
 
 
+def grant_listing(fn: PythonFunction, bucket: s3.IBucket, prefix: str) -> None:
+    """ListBucket on the bucket, for keys under ``prefix`` only (an s3:prefix condition)."""
+    fn.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        )
+    )
+
+
 def grant_objects(
     fn: PythonFunction, bucket: s3.IBucket, actions: Sequence[str], prefixes: Sequence[str]
 ) -> None:

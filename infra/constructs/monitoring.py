@@ -32,8 +32,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from fraudops_shared.runtime.settings import METRIC_DRIFT_PSI
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
+from infra.constructs.model_watch import ModelWatch
 from infra.constructs.scoring import Scoring
 from infra.stage import StageConfig
 
@@ -93,6 +95,7 @@ class Monitoring(Construct):
         *,
         ingestion: Ingestion,
         scoring: Scoring,
+        model_watch: ModelWatch,
         stage: StageConfig,
         contracts: Sequence[str] = c.MONITORED_CONTRACTS,
     ) -> None:
@@ -295,6 +298,28 @@ class Monitoring(Construct):
             "its feature set is not the deployed one, or it would not load): the last verified "
             "champion keeps serving. See the scorer's log for the reason.",
             0,
+            1,
+        )
+
+        # --- the model's inputs and scores ---------------------------------------------------
+        add(
+            c.ALARM_DRIFT,
+            cw.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name=METRIC_DRIFT_PSI,
+                dimensions_map={
+                    c.METRIC_DIM_SERVICE: c.FN_MONITOR_DRIFT,
+                    c.METRIC_DIM_CONTRACT: c.STREAM_CONTRACT,
+                },
+                statistic="Maximum",
+                period=Duration.seconds(stage.drift_alarm_period_seconds),
+            ),
+            f"The champion's recent decisions drifted from its training data: PSI above "
+            f"{c.DRIFT_PSI_THRESHOLD:g} on the score or one of the model's most important "
+            f"features (the drift watch, {model_watch.drift_fn.function.function_name}; "
+            "FeaturePSI per feature says which). Retrain on recent data, or look for a broken "
+            "upstream field.",
+            c.DRIFT_PSI_THRESHOLD,
             1,
         )
 

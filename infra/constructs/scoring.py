@@ -37,6 +37,7 @@ from infra.constructs.ingestion import (
     READ_OBJECT_ACTIONS,
     WRITE_OBJECT_ACTIONS,
     Ingestion,
+    grant_listing,
     grant_objects,
 )
 from infra.constructs.lambdas import PythonFunction, SharedLayers
@@ -144,13 +145,7 @@ class Scoring(Construct):
             self.stream_fn, lake.bucket, [*WRITE_OBJECT_ACTIONS, "s3:DeleteObject"],
             [lake.parked_prefix],
         )  # fmt: skip
-        self.stream_fn.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[lake.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{lake.parked_prefix}*"]}},
-            )
-        )
+        grant_listing(self.stream_fn, lake.bucket, lake.parked_prefix)
         # Pointers to given-up feed batches (shard, range); what the accounting function cannot
         # handle moves on to ingestion's "unaccounted" queue, which is alarmed.
         self.dlq = sqs.Queue(

@@ -23,105 +23,27 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fraudops import generator, scoring, snapshot, training
+from fraudops import scoring, snapshot
 from fraudops.clients import poll
 from fraudops.paths import Layout
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
 from fraudops_shared.aws.s3 import S3Bucket
 from fraudops_shared.aws.scoring import card_key
 from fraudops_shared.features.online import CardState
-from fraudops_shared.features.transforms import feature_set
 from fraudops_shared.lake import snapshot_store
 from fraudops_shared.registry.models import ModelRegistry
 from fraudops_shared.runtime.settings import SOURCE_SCORING
-from tests.e2e.ledger import CONTRACT, accounts, as_json, balanced, curated_zone
+from tests.e2e.ledger import CONTRACT, balanced, curated_zone
+from tests.e2e.scoring_support import (
+    FEATURES,
+    promote,
+    register,
+    scoring_counts,
+    send_in_order,
+    transactions,
+    wait_decided,
+)
 from tests.unit.scoring.champions import model_bytes
-
-FEATURES = feature_set(CONTRACT)
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def scoring_counts(layout: Layout, outputs: dict[str, str]) -> dict[str, int]:
-    return accounts(layout, outputs, "scoring")
-
-
-def transactions(n: int, cards: int, seed: int, tag: str) -> list[dict[str, Any]]:
-    """``n`` generated transactions of ``cards`` cards this test owns, in event-time order, as a
-    producer sends them (ISO times)."""
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-    rows = generator.generate_transactions(n, seed=seed, start=start, days=1, n_cards=cards)
-    out = []
-    for i, r in enumerate(rows.to_pylist()):
-        r = {
-            k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in r.items()
-            if k not in ("is_fraud", "label_time")
-        }
-        out.append({**r, "transaction_id": f"{tag}-{i:05d}", "card_id": f"{tag}-{r['card_id']}"})
-    return out
-
-
-def send_in_order(aws: Any, outputs: dict[str, str], rows: list[dict[str, Any]]) -> None:
-    """Each card's transactions in event-time order, partitioned by card (what a processor
-    does), 500 records a call, calls one after another."""
-    for i in range(0, len(rows), 500):
-        part = rows[i : i + 500]
-        aws("kinesis").put_records(
-            StreamName=outputs["TransactionStreamName"],
-            Records=[{"Data": as_json(r), "PartitionKey": r["card_id"]} for r in part],
-        )
-
-
-def decisions_of(aws: Any, outputs: dict[str, str], ids: list[str]) -> dict[str, dict[str, Any]]:
-    ddb, table, found = aws("dynamodb"), outputs["DecisionsTableName"], {}
-    for i in range(0, len(ids), 100):
-        keys = [{"transaction_id": {"S": t}} for t in ids[i : i + 100]]
-        request: Any = {table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            resp = ddb.batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(table, []):
-                found[item["transaction_id"]["S"]] = json.loads(item["doc"]["S"])
-            request = resp.get("UnprocessedKeys") or {}
-    return found
-
-
-def wait_decided(aws: Any, outputs: dict[str, str], ids: list[str], timeout: float = 240) -> dict:
-    def all_there() -> dict[str, dict[str, Any]] | None:
-        found = decisions_of(aws, outputs, ids)
-        return found if len(found) == len(ids) else None
-
-    found = poll(all_there, timeout=timeout, interval=2, what=f"{len(ids)} decisions")
-    assert found is not None
-    return found
-
-
-def register(
-    layout: Layout, aws: Any, outputs: dict[str, str], data: bytes, *, sha: str | None = None
-) -> dict[str, Any]:
-    """Register a model the way the pipeline's last step does (artifact in training/, record
-    with its lineage), as a candidate."""
-    run = f"e2e-scoring-{uuid.uuid4().hex[:8]}"
-    bucket, key = outputs["DataBucketName"], f"training/{CONTRACT}/{run}/model.onnx"
-    put = aws("s3").put_object(Bucket=bucket, Key=key, Body=data)
-    registry = ModelRegistry(DynamoRegistryStore(aws("dynamodb"), outputs["StateTableName"]))
-    record = {
-        "contract": CONTRACT, "run_id": run, "status": "candidate",
-        "status_reason": "registered by the scoring tests", "snapshot_id": "e2e",
-        "feature_set": FEATURES.digest, "feature_set_version": FEATURES.version,
-        "contract_version": "1.0.0", "threshold": 0.5,
-        "metrics": {"auprc": 0.01, "threshold": 0.5, "decline_threshold": 0.95},
-        "onnx": {"bucket": bucket, "key": key, "version_id": put.get("VersionId"),
-                 "sha256": sha or hashlib.sha256(data).hexdigest()},
-    }  # fmt: skip
-    return registry.register(record, promote=False)
-
-
-def promote(layout: Layout, version: int) -> None:
-    """As `fraudops models promote` does: artifact checked, pointer moved, event announced."""
-    training.promote(layout, CONTRACT, str(version), reason="scoring tests")
-
 
 # --- before any champion ------------------------------------------------------------------------
 

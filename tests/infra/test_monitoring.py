@@ -45,6 +45,8 @@ def test_alarm_set_is_per_source_and_contract_plus_the_stream_and_scoring_ones(
         | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS, c.ALARM_EXPIRED_RECORDS}
         # scoring's (their metrics and thresholds: test_scoring_infra)
         | {c.ALARM_SCORING_ERRORS, c.ALARM_SCORING_ITERATOR_AGE, c.ALARM_MODEL_REJECTED}
+        # the model watch's (test_model_watch_infra)
+        | {c.ALARM_DRIFT}
     )
     assert names == expected
 
@@ -56,7 +58,9 @@ def test_every_alarm_notifies_the_topic_and_ignores_missing_data(template: Templ
         assert props["OKActions"] == [topic], name
         assert props["TreatMissingData"] == "notBreaching", name
         assert props["ComparisonOperator"] == "GreaterThanThreshold", name
-        assert len(props["AlarmDescription"]) > 40, name
+        description = props["AlarmDescription"]
+        text = description if isinstance(description, str) else str(description["Fn::Join"][1])
+        assert len(text) > 40, name
 
 
 def test_rejection_rate_is_metric_math_over_the_contract_dimensions(template: Template) -> None:

@@ -268,7 +268,7 @@ def test_model_promoted_replays_the_parked_records_on_the_stream_scorer(
     [(rule_id, rule)] = [
         (k, v["Properties"])
         for k, v in resources(template, "AWS::Events::Rule").items()
-        if v["Properties"]["EventPattern"].get("detail-type") == ["Model Promoted"]
+        if v["Properties"].get("EventPattern", {}).get("detail-type") == ["Model Promoted"]
     ]
     # Then the training source's Model Promoted events, on the default bus, invoke the stream
     # scorer (retried twice by EventBridge)

@@ -296,6 +296,7 @@ FUNCTION_LAYERS = {
     "ScoringScoreStream": (c.FN_SCORE_STREAM, ["deps", "onnx", "shared"]),
     "ScoringScoreApi": (c.FN_SCORE_API, ["deps", "onnx", "shared"]),
     "ScoringScoreDeadLetters": (c.FN_SCORE_DEAD_LETTERS, ["deps", "onnx", "shared"]),
+    "ModelWatchMonitorDrift": (c.FN_MONITOR_DRIFT, ["data", "deps", "shared"]),
 }
 
 
@@ -494,7 +495,12 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
                 writes = actions_of([s], "dynamodb:") & item_writes
                 (model_writers if writes else model_readers).add(lid.split("Role")[0])
     assert model_writers == {"TrainingRegister"}, model_writers
-    assert model_readers == {"TrainingEvaluate", "ScoringScoreStream", "ScoringScoreApi"}
+    assert model_readers == {
+        "TrainingEvaluate",
+        "ScoringScoreStream",
+        "ScoringScoreApi",
+        "ModelWatchMonitorDrift",
+    }
     # And the training functions exactly what their steps call (the Training construct's
     # docstring): registry actions, and object actions with the key patterns of each
     read, write = (
@@ -584,6 +590,7 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_SCORING_API_URL,
         c.OUT_SCORE_STREAM_FN,
         c.OUT_SCORE_API_FN,
+        c.OUT_MONITOR_DRIFT_FN,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
     # And the training ones name the training resources

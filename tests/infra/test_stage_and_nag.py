@@ -33,8 +33,16 @@ def _normalized(template: dict[str, Any]) -> dict[str, Any]:
         res.pop("UpdateReplacePolicy", None)
         env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
+        env.pop("DRIFT_WINDOW_SECONDS", None)
         if _is_score_api(res):
             res["Properties"].pop("Timeout")
+        if res["Type"] == "AWS::Events::Rule":
+            res["Properties"].pop("ScheduleExpression", None)
+        if (
+            res["Type"] == "AWS::CloudWatch::Alarm"
+            and res["Properties"].get("MetricName") == "DriftPSI"
+        ):
+            res["Properties"].pop("Period")
     return t
 
 
@@ -44,7 +52,7 @@ def _is_score_api(resource: dict[str, Any]) -> bool:
     ).startswith("Scores one transaction per signed call")
 
 
-def test_stages_differ_only_in_retention_tracing_and_the_api_timeout(
+def test_stages_differ_only_in_retention_tracing_and_the_local_timings(
     templates: dict[str, dict[str, Any]],
 ) -> None:
     # Given the local and aws templates, When the stage-owned settings are removed
@@ -101,3 +109,30 @@ def test_the_scoring_api_times_out_sooner_on_aws_than_on_a_2_core_host(
             if _is_score_api(r)
         ]  # fmt: skip
         assert timeout == expected, stage
+
+
+def test_the_local_stage_watches_drift_sooner_and_over_a_shorter_window(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    for stage, (minutes, window, period) in (
+        ("local", (c.DRIFT_SCHEDULE_LOCAL_MINUTES, c.DRIFT_WINDOW_LOCAL_SECONDS,
+                   c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS)),
+        ("aws", (c.DRIFT_SCHEDULE_MINUTES, c.DRIFT_WINDOW_SECONDS, c.DRIFT_ALARM_PERIOD_SECONDS)),
+    ):  # fmt: skip
+        resources = templates[stage]["Resources"].values()
+        (schedule,) = [
+            r["Properties"]["ScheduleExpression"] for r in resources
+            if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+        ]  # fmt: skip
+        unit = "minute" if minutes == 1 else "minutes"
+        assert schedule == f"rate({minutes} {unit})", stage
+        functions = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
+        (env,) = [
+            env
+            for p in functions
+            if "DRIFT_WINDOW_SECONDS" in (env := p.get("Environment", {}).get("Variables", {}))
+        ]
+        assert env["DRIFT_WINDOW_SECONDS"] == str(window), stage
+        alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
+        (alarm,) = [a for a in alarms if a.get("MetricName") == "DriftPSI"]
+        assert alarm["Period"] == period, stage

@@ -323,10 +323,12 @@ def _events_rule(template: Template) -> tuple[str, dict[str, Any]]:
         for k, v in rules.items()
         if _arn(queue_id) in [t["Arn"] for t in v["Properties"]["Targets"]]
     ]
-    # (and the stack's rules are this one and scoring's replay, nothing else)
-    assert [k for k in rules if k != lid] == [
-        k for k in rules if k.startswith("ScoringReplayOnPromotion")
-    ]
+    # (and the stack's rules are this one, scoring's replay and the drift watch's schedule)
+    assert sorted(k for k in rules if k != lid) == sorted(
+        k
+        for k in rules
+        if k.startswith("ScoringReplayOnPromotion") or k.startswith("ModelWatchDriftSchedule")
+    )
     return lid, rule["Properties"]
 
 

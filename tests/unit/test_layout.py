@@ -66,6 +66,7 @@ FUNCTION_LAYER = {
     "score_stream": "onnx",
     "score_api": "onnx",
     "score_dead_letters": "onnx",
+    "monitor_drift": "data",
 }
 IMPORT_WITH_ONLY = """
 import importlib.util, sys

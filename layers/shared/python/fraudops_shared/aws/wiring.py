@@ -19,6 +19,7 @@ from fraudops_shared.runtime import settings
 
 if TYPE_CHECKING:
     from fraudops_shared.aws.commit_log import DynamoCommitLog, DynamoKeyIndex
+    from fraudops_shared.aws.monitoring import RegistryChampions, ZoneDecisions
     from fraudops_shared.aws.scoring import (
         DynamoScoringLog,
         KinesisTransactionSink,
@@ -111,3 +112,16 @@ def transaction_sink() -> KinesisTransactionSink | None:
 
     stream = settings.transaction_stream()
     return KinesisTransactionSink(clients.kinesis(), stream) if stream else None
+
+
+def zone_decisions() -> ZoneDecisions:
+    from fraudops_shared.aws.monitoring import ZoneDecisions  # pyarrow: the data layer
+    from fraudops_shared.lake.zones import zones_from_env
+
+    return ZoneDecisions(clients.s3(), zones_from_env())
+
+
+def registry_champions() -> RegistryChampions:
+    from fraudops_shared.aws.monitoring import RegistryChampions
+
+    return RegistryChampions(model_registry(), clients.s3())

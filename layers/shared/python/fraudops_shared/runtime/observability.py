@@ -21,9 +21,16 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from fraudops_shared.runtime.settings import (
+    METRIC_DRIFT_PSI,
+    METRIC_FEATURE_PSI,
+    METRIC_SCORE_PSI,
+)
+
 if TYPE_CHECKING:
     from fraudops_shared.ingestion.batch import IngestResult
     from fraudops_shared.ingestion.stream import StreamResult
+    from fraudops_shared.monitoring.drift_watch import DriftReport
 
 logger = Logger()
 tracer = Tracer()
@@ -174,3 +181,33 @@ def emit_api_metrics(contract: str, *, outcome: str | None, latency_ms: float) -
     doc.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
     doc.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     doc.flush_metrics()
+
+
+def emit_drift_metrics(contract: str, report: DriftReport) -> None:
+    """One watch: nothing but the window's decision count when there is nothing to compare
+    (no datapoint is not a zero: the alarm treats missing data as not breaching)."""
+    doc = EphemeralMetrics()
+    doc.add_dimension(name="contract", value=contract)
+    result = report.result
+    doc.add_metric(name="DriftWindowDecisions", unit=MetricUnit.Count,
+                   value=result.rows if result is not None else 0)  # fmt: skip
+    if (psi := report.alarm_psi) is not None:
+        doc.add_metric(name=METRIC_DRIFT_PSI, unit=MetricUnit.NoUnit, value=psi)
+    if result is not None and result.score.psi is not None:
+        doc.add_metric(name=METRIC_SCORE_PSI, unit=MetricUnit.NoUnit, value=result.score.psi)
+    doc.flush_metrics()
+    for name, drift in result.features.items() if result is not None else ():
+        if drift.psi is None:
+            continue
+        per_feature = EphemeralMetrics()
+        per_feature.add_dimension(name="contract", value=contract)
+        per_feature.add_dimension(name="feature", value=name[:250])
+        per_feature.add_metric(name=METRIC_FEATURE_PSI, unit=MetricUnit.NoUnit, value=drift.psi)
+        per_feature.flush_metrics()
+
+
+class EmfDriftMetrics:
+    """The drift watch's metrics port, as Powertools EMF log lines."""
+
+    def publish(self, contract: str, report: DriftReport) -> None:
+        emit_drift_metrics(contract, report)

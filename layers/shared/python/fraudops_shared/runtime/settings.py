@@ -25,6 +25,8 @@ DECISIONS_TABLE_ENV = "DECISIONS_TABLE_NAME"  # one item per decided transaction
 DECISIONS_STREAM_ENV = "DECISIONS_STREAM"  # decisions, ingested as the `decisions` contract
 TRANSACTION_STREAM_ENV = "TRANSACTION_STREAM"  # where the scoring API lands what it scored
 MODEL_REFRESH_SECONDS_ENV = "MODEL_REFRESH_SECONDS"  # how often scorers re-read the champion
+DRIFT_WINDOW_SECONDS_ENV = "DRIFT_WINDOW_SECONDS"  # the decisions a drift watch compares
+DRIFT_THRESHOLD_ENV = "DRIFT_PSI_THRESHOLD"  # PSI above which a feature or the score breaches
 CSV_BLOCK_BYTES_ENV = "INGEST_CSV_BLOCK_BYTES"
 CLAIM_STALE_SECONDS_ENV = "INGEST_CLAIM_STALE_SECONDS"
 PREFIX_ENVS = {
@@ -89,6 +91,11 @@ def balanced(source: str, counts: dict[str, int]) -> bool:
     return counts.get("in_records", 0) == sum(counts.get(k, 0) for k in outcomes_of(source))
 
 
+# The drift watch's metrics: DriftPSI (the drift alarm's: the largest PSI among the score and
+# the model's important features) and ScorePSI per contract; FeaturePSI per feature.
+METRIC_DRIFT_PSI = "DriftPSI"
+METRIC_SCORE_PSI = "ScorePSI"
+METRIC_FEATURE_PSI = "FeaturePSI"
 # A scorer re-reads the champion pointer at most this often: a promotion reaches every warm
 # environment within this bound (plus one batch).
 MODEL_REFRESH_SECONDS = 15
@@ -132,6 +139,14 @@ def code_version() -> str:
 
 def stream_contract() -> str:
     return required(STREAM_CONTRACT_ENV)
+
+
+def drift_window_seconds() -> int:
+    return int(required(DRIFT_WINDOW_SECONDS_ENV))
+
+
+def drift_threshold() -> float:
+    return float(required(DRIFT_THRESHOLD_ENV))
 
 
 def scoring_feed() -> str | None:

@@ -1,0 +1,77 @@
+"""Model watch: the drift watch on a schedule (functions/monitor_drift).
+
+Every `stage.drift_schedule_minutes` an EventBridge rule runs the watch over the last
+`stage.drift_window_seconds` of decisions in the decisions zone: PSI per feature and for the
+score against the champion's training baseline, published as metrics (DriftPSI, ScorePSI,
+FeaturePSI); the drift alarm (infra/constructs/monitoring.py) reads DriftPSI.
+
+What the function may do is exactly what its adapters call (fraudops_shared.aws.monitoring):
+GetItem on MODEL# items of the state table (the champion pointer and version records, read only),
+list and read the decisions zone (curated/decisions/), read model artifacts (training/), nothing
+else.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from constructs import Construct
+
+from fraudops_shared.runtime import settings
+from infra import constants as c
+from infra.constructs.ingestion import READ_OBJECT_ACTIONS, grant_listing, grant_objects
+from infra.constructs.lambdas import PythonFunction, SharedLayers
+from infra.constructs.state import grant_items
+from infra.constructs.storage import DataLake
+from infra.stage import StageConfig
+
+
+class ModelWatch(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        lake: DataLake,
+        table: dynamodb.ITable,
+        layers: SharedLayers,
+        stage: StageConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        decisions_zone = f"{lake.curated_prefix}{settings.DECISIONS_CONTRACT}/"
+        self.drift_fn = PythonFunction(
+            self,
+            "MonitorDrift",
+            folder=c.FN_MONITOR_DRIFT,
+            description="PSI of the champion's recent decisions against its training baseline",
+            memory_mb=c.MONITOR_DRIFT_MEMORY_MB,
+            timeout_seconds=c.MONITOR_DRIFT_TIMEOUT_SECONDS,
+            layers=layers,
+            extra_layer=layers.data,  # pyarrow reads the decisions zone
+            stage=stage,
+            environment={
+                settings.STATE_TABLE_ENV: table.table_name,
+                settings.DATA_BUCKET_ENV: lake.bucket.bucket_name,
+                settings.STREAM_CONTRACT_ENV: c.STREAM_CONTRACT,
+                settings.DRIFT_WINDOW_SECONDS_ENV: str(stage.drift_window_seconds),
+                settings.DRIFT_THRESHOLD_ENV: str(c.DRIFT_PSI_THRESHOLD),
+            },
+        )
+        grant_items(self.drift_fn, table, ["dynamodb:GetItem"], [settings.PK_MODEL])
+        grant_objects(self.drift_fn, lake.bucket, ["s3:GetObject"], [decisions_zone])
+        # the champion's ONNX at its exact version (hash-checked): its explainer ranks features
+        grant_objects(self.drift_fn, lake.bucket, READ_OBJECT_ACTIONS, [lake.training_prefix])
+        grant_listing(self.drift_fn, lake.bucket, decisions_zone)
+        self.schedule = events.Rule(
+            self,
+            "DriftSchedule",
+            description="Runs the drift watch over the latest decisions",
+            schedule=events.Schedule.rate(Duration.minutes(stage.drift_schedule_minutes)),
+            targets=[targets.LambdaFunction(self.drift_fn.function, retry_attempts=0)],
+        )
+
+    @property
+    def functions(self) -> list[PythonFunction]:
+        return [self.drift_fn]
