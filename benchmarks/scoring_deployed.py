@@ -7,7 +7,7 @@ asserts on them, and writes its rows to ``bench-results.json`` (``benchmarks.res
                                                     [--rates 200,500,1000] [--rate-seconds 60]
 
 1. Setup: deploy; register and promote a champion (the boosted trees of the unit tests,
-   ``champions.model_bytes("hist_gradient_boosting")``) as ``tests/e2e/test_scoring_deployed.py``
+   ``champions.model_bytes("hist_gradient_boosting")``) as ``tests/e2e/scoring_support.py``
    does; ~200 warm-up transactions through the transaction stream, waited for until decided, so
    the ingest and scoring functions are warm. Then one record after 20 s of quiet, to see what
    an idle stream costs (an event source mapping that backs off on empty polls would show here).
@@ -161,7 +161,7 @@ def wait_decided(bench: Bench, ids: list[str], timeout: float, what: str) -> flo
 
 def setup(bench: Bench) -> None:
     from fraudops.clients import client
-    from tests.e2e.test_scoring_deployed import promote, register, transactions
+    from tests.e2e.scoring_support import promote, register, transactions
     from tests.unit.scoring.champions import model_bytes
 
     layout, outputs = bench.env.layout, bench.outputs
