@@ -57,7 +57,14 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.stamp $(LS_VENV)/.stamp $(RUNTIME_DIR)/.stamp $(KINESIS_LOCAL)/.stamp node_modules/.stamp ## set up everything (idempotent)
+# Debian's chromium: the dashboard report's test opens the HTML in it (headless). The binary is
+# the target: installed only when missing; sudo only when not root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+install: $(VENV)/.stamp $(LS_VENV)/.stamp $(RUNTIME_DIR)/.stamp $(KINESIS_LOCAL)/.stamp node_modules/.stamp $(CHROMIUM) ## set up everything (idempotent)
 
 # --- LocalStack on the host -------------------------------------------------------------------
 up: install ## start LocalStack on 127.0.0.1:4566 in the background

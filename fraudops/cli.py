@@ -190,7 +190,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             return 0
         if args.action == "promote":
             record = training.promote(
-                layout, args.contract, args.version, reason=args.reason, shadow=args.shadow
+                layout,
+                args.contract,
+                args.version,
+                reason=args.reason,
+                shadow=args.shadow,
+                force=args.force,
             )
         else:
             record = training.rollback(layout, args.contract, reason=args.reason)
@@ -220,6 +225,58 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         dup = " (already decided)" if answer.body.get("duplicate") else ""
         print(scoring.decision_line(answer.body["decision"]) + dup)
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from fraudops import ingest, monitor
+
+    try:
+        result = monitor.labels(_layout(args), args.file, timeout=args.timeout)
+    except monitor.MonitorCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(ingest.summary_line(result["ingest"]))
+        print("\n".join(monitor.quality_lines(result["quality"])))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from fraudops import monitor
+
+    try:
+        result = monitor.monitor(_layout(args))
+    except monitor.MonitorCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    print("\n".join(monitor.quality_lines(result["quality"])))
+    print("\n".join(monitor.drift_lines(result["drift"])))
+    print("alarms:")
+    print("\n".join(monitor.alarm_lines(result["alarms"])))
+    print("\n".join(monitor.retraining_lines(result["retraining"])))
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from fraudops import monitor
+
+    layout = _layout(args)
+    try:
+        if args.action == "status":
+            guard = monitor.retraining(layout)
+        else:
+            guard = monitor.set_paused(layout, args.action == "pause")
+    except monitor.MonitorCliError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    text = "\n".join(monitor.retraining_lines(guard))
+    print(json.dumps(guard, indent=2, default=str) if args.json else text)
     return 0
 
 
@@ -267,6 +324,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"  alert rate         {report['alert_rate_champion']:.2%} champion, "
             f"{report['alert_rate_shadow']:.2%} shadow "
             f"({report['alert_rate_difference']:+.2%})"
+        )
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fraudops import dashboard
+
+    try:
+        since = dashboard.parse_since(args.since)
+        report = dashboard.render(_layout(args), Path(args.out), since)
+    except dashboard.DashboardError as exc:
+        print(f"fraudops: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{report['path']}: {report['dashboard']}, last {args.since}: "
+            f"{report['widgets_with_data']}/{report['metric_widgets']} charts with data, "
+            f"{report['series']} series, {report['points']} points"
         )
     return 0
 
@@ -342,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
             m.add_argument("--reason", default=f"manual {action} (fraudops CLI)")
         if action == "promote":
             m.add_argument("--shadow", action="store_true", help="score alongside, do not serve")
+            m.add_argument(
+                "--force",
+                action="store_true",
+                help="promote the shadow even against the live evidence (recorded)",
+            )
         m.set_defaults(func=cmd_models)
     m = models.add_parser("compare", help="the shadow against the champion, over the decisions")
     m.add_argument("--json", action="store_true")
@@ -355,6 +439,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_decisions)
+    p = sub.add_parser(
+        "labels", help="land a labels file, wait for its manifest, show the join and quality"
+    )
+    p.add_argument("file")
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_labels)
+    p = sub.add_parser(
+        "monitor", help="live precision, recall, coverage, drift and alarm states, now"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_monitor)
+    p = sub.add_parser("retrain", help="automatic retraining from alarms: status, pause, resume")
+    p.add_argument("action", choices=["status", "pause", "resume"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_retrain)
+    p = sub.add_parser("dashboard", help="the CloudWatch dashboard as one self-contained HTML file")
+    p.add_argument("--out", required=True, help="FILE.html")
+    p.add_argument("--since", default="3h", help="time range up to now: 30m, 1h, 2d (default 3h)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 

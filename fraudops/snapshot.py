@@ -25,7 +25,7 @@ __all__ = ["SnapshotError", "create", "summary_line"]
 def create(layout: Layout, contract: str) -> dict[str, Any]:
     """Snapshot ``contract`` on the deployed stack; raises SnapshotError when there is no data."""
     try:
-        version = contracts.load_contract(contract).version
+        spec = contracts.load_contract(contract)
     except contracts.UnknownContractError:
         known = ", ".join(contracts.available_contracts())
         raise SnapshotError(f"unknown contract {contract!r} (known: {known})") from None
@@ -41,8 +41,9 @@ def create(layout: Layout, contract: str) -> dict[str, Any]:
         DynamoSnapshotCatalog(ddb, table),
         bucket=bucket,
         contract=contract,
-        contract_version=version,
+        contract_version=spec.version,
         promoter=S3ObjectStore(s3, bucket),  # a commit its writer could not promote is finished
+        labels_contract=snapshot_store.labels_contract_for(spec.labels_arrive_later),
     )
 
 
@@ -52,5 +53,10 @@ def summary_line(snapshot: dict[str, Any]) -> str:
         f"snapshot {snapshot['snapshot_id']}: {snapshot['row_count']} rows in "
         f"{snapshot['file_count']} files from {len(snapshot['source_manifests'])} manifests "
         f"(contract {snapshot['contract']['name']} {snapshot['contract']['version']}); "
-        f"s3://{snapshot['bucket']}/{snapshot['key']}"
+        + (
+            f"{snapshot['labels']['row_count']} label events frozen with it; "
+            if snapshot.get("labels")
+            else ""
+        )
+        + f"s3://{snapshot['bucket']}/{snapshot['key']}"
     )

@@ -22,6 +22,7 @@ from fraudops.paths import Layout
 from fraudops_shared.aws.events import EventBus
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
 from fraudops_shared.aws.s3 import S3Bucket
+from fraudops_shared.monitoring.promotion import Evidence, judge_shadow
 from fraudops_shared.registry.models import ModelRegistry, RegistryError
 from fraudops_shared.runtime.settings import TRAINING_EVENT_SOURCE
 from fraudops_shared.training.artifacts import ArtifactError, Artifacts
@@ -218,11 +219,44 @@ def _announce(layout: Layout, record: Mapping[str, Any], trigger: str, reason: s
     EventBus(client(layout, "events")).put(TRAINING_EVENT_SOURCE, "Model Promoted", detail)
 
 
+def live_evidence(layout: Layout, contract: str, target: Mapping[str, Any]) -> Evidence | None:
+    """For a promotion of the current shadow: the quality watch's judgement of it against the
+    champion on the same labelled decisions; None for any other version (no live evidence
+    exists for a model that was never scored beside the champion)."""
+    pointer = _registry(layout).champion_pointer(contract) or {}
+    if pointer.get("shadow") is None or int(pointer["shadow"]) != int(target["version"]):
+        return None
+    from fraudops import monitor
+
+    try:
+        return judge_shadow(monitor.quality(layout))
+    except monitor.MonitorCliError as exc:
+        raise TrainingCliError(f"the live evidence could not be read: {exc}") from None
+
+
 def promote(
-    layout: Layout, contract: str, ref: str, *, reason: str, shadow: bool = False
+    layout: Layout,
+    contract: str,
+    ref: str,
+    *,
+    reason: str,
+    shadow: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
+    """Make ``ref`` the champion (or the shadow). Promoting the shadow needs live evidence that
+    it is no worse than the champion; ``force`` overrides a refusal, and the promotion history
+    records that it was forced and over what numbers."""
     target = show(layout, contract, ref)
     verify_artifact(client(layout, "s3"), target)
+    evidence = None if shadow else live_evidence(layout, contract, target)
+    if evidence is not None and not evidence.allowed:
+        if not force:
+            raise TrainingCliError(
+                f"refused: {evidence.reason}. Promote anyway with --force (recorded)."
+            )
+        reason = f"{reason}; FORCED over live evidence: {evidence.reason}"
+    elif evidence is not None:
+        reason = f"{reason}; live evidence: {evidence.reason}"
     try:
         record = _registry(layout).promote(
             contract, int(target["version"]), reason=reason, shadow=shadow

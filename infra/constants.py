@@ -350,3 +350,37 @@ DRIFT_WINDOW_LOCAL_SECONDS: Final = 300
 DRIFT_ALARM_PERIOD_LOCAL_SECONDS: Final = 60
 ALARM_DRIFT: Final = "drift"
 OUT_MONITOR_DRIFT_FN: Final = "MonitorDriftFunctionName"
+
+# The quality watch (functions/monitor_quality): the champion's and the shadow's decisions joined
+# with the labels known so far, as live precision, recall, alert rate, AUPRC and label coverage
+# per window (settings.QUALITY_WINDOWS); the precision alarm reads PrecisionShortfall of the
+# champion's hourly window. Schedule and alarm period are stage settings (infra/stage.py).
+FN_MONITOR_QUALITY: Final = "monitor_quality"
+MONITOR_QUALITY_MEMORY_MB: Final = 1024
+MONITOR_QUALITY_TIMEOUT_SECONDS: Final = 300
+QUALITY_SCHEDULE_MINUTES: Final = 15
+QUALITY_ALARM_PERIOD_SECONDS: Final = 900
+QUALITY_SCHEDULE_LOCAL_MINUTES: Final = 1
+QUALITY_ALARM_PERIOD_LOCAL_SECONDS: Final = 60
+# Only a window with at least this many labelled alerts counts (fewer: no precision datapoint).
+MIN_LABELLED_ALERTS: Final = 20
+MIN_LABELLED_ALERTS_LOCAL: Final = 5
+# The precision floor: the model's holdout precision at its review threshold minus this margin.
+PRECISION_MARGIN: Final = 0.15
+# The label join reads the label events and the decisions of this many days (see
+# fraudops_shared.monitoring.quality_watch): labels older than that no longer count.
+LABEL_HORIZON_DAYS: Final = 35
+ALARM_PRECISION: Final = "precision"
+OUT_MONITOR_QUALITY_FN: Final = "MonitorQualityFunctionName"
+
+# Alarms that retrain (functions/retrain_on_alarm): the precision and drift alarms' notifications
+# start a snapshot and a training run whose result goes to shadow. Guards: one at a time, a
+# cooldown after each start and a daily cap (shorter cooldown locally, so a test sees it).
+FN_RETRAIN_ON_ALARM: Final = "retrain_on_alarm"
+RETRAIN_MEMORY_MB: Final = 1024
+RETRAIN_TIMEOUT_SECONDS: Final = 120
+RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600
+RETRAIN_COOLDOWN_LOCAL_SECONDS: Final = 90
+RETRAIN_DAILY_CAP: Final = 3
+RETRAIN_DAILY_CAP_LOCAL: Final = 20
+OUT_RETRAIN_FN: Final = "RetrainFunctionName"

@@ -12,10 +12,12 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.dashboard import Dashboard
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambdas import PythonFunction, SharedLayers
 from infra.constructs.model_watch import ModelWatch
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.retraining import Retraining
 from infra.constructs.scoring import Scoring
 from infra.constructs.state import StateTable
 from infra.constructs.storage import DataLake
@@ -82,6 +84,25 @@ class FraudOpsStack(Stack):
             model_watch=self.model_watch,
             stage=stage,
         )
+        self.retraining = Retraining(
+            self,
+            "Retraining",
+            lake=self.lake,
+            table=self.state.table,
+            layers=self.layers,
+            training=self.training,
+            topic=self.monitoring.topic,
+            stage=stage,
+        )
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            ingestion=self.ingestion,
+            scoring=self.scoring,
+            model_watch=self.model_watch,
+            training=self.training,
+            alarms=list(self.monitoring.alarms.values()),
+        )
         self._outputs()
         self._nag_suppressions()
 
@@ -94,6 +115,7 @@ class FraudOpsStack(Stack):
             *self.training.functions,
             *self.scoring.functions,
             *self.model_watch.functions,
+            *self.retraining.functions,
         ]
 
     def _outputs(self) -> None:
@@ -185,10 +207,18 @@ class FraudOpsStack(Stack):
                 self.model_watch.drift_fn.function.function_name,
                 "The drift watch (scheduled): PSI of recent decisions against the baseline",
             ),
+            c.OUT_RETRAIN_FN: (
+                self.retraining.fn.function.function_name,
+                "Alarm -> guarded retraining (its guard: the RETRAIN# item of the state table)",
+            ),
+            c.OUT_MONITOR_QUALITY_FN: (
+                self.model_watch.quality_fn.function.function_name,
+                "The quality watch (scheduled): live precision and recall from the labels",
+            ),
             c.OUT_ALARM_TOPIC_ARN: (self.monitoring.topic.topic_arn, "SNS topic of every alarm"),
             c.OUT_DASHBOARD_NAME: (
-                self.monitoring.dashboard.dashboard_name,
-                "CloudWatch dashboard of ingestion",
+                self.dashboard.dashboard.dashboard_name,
+                "CloudWatch dashboard: ingestion, scoring, drift, quality, training, alarms",
             ),
         }
         for key, (value, description) in outputs.items():

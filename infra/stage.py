@@ -37,6 +37,14 @@ class StageConfig:
     drift_schedule_minutes: int = c.DRIFT_SCHEDULE_MINUTES
     drift_window_seconds: int = c.DRIFT_WINDOW_SECONDS
     drift_alarm_period_seconds: int = c.DRIFT_ALARM_PERIOD_SECONDS
+    # The quality watch: how often it runs, the precision alarm's period and the labelled alerts
+    # a window needs before its precision counts.
+    quality_schedule_minutes: int = c.QUALITY_SCHEDULE_MINUTES
+    quality_alarm_period_seconds: int = c.QUALITY_ALARM_PERIOD_SECONDS
+    min_labelled_alerts: int = c.MIN_LABELLED_ALERTS
+    # Retraining from alarms: the cooldown after each start and the daily cap.
+    retrain_cooldown_seconds: int = c.RETRAIN_COOLDOWN_SECONDS
+    retrain_daily_cap: int = c.RETRAIN_DAILY_CAP
 
     @property
     def is_local(self) -> bool:
@@ -52,6 +60,11 @@ _STAGES = {
         drift_schedule_minutes=c.DRIFT_SCHEDULE_LOCAL_MINUTES,
         drift_window_seconds=c.DRIFT_WINDOW_LOCAL_SECONDS,
         drift_alarm_period_seconds=c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS,
+        quality_schedule_minutes=c.QUALITY_SCHEDULE_LOCAL_MINUTES,
+        quality_alarm_period_seconds=c.QUALITY_ALARM_PERIOD_LOCAL_SECONDS,
+        min_labelled_alerts=c.MIN_LABELLED_ALERTS_LOCAL,
+        retrain_cooldown_seconds=c.RETRAIN_COOLDOWN_LOCAL_SECONDS,
+        retrain_daily_cap=c.RETRAIN_DAILY_CAP_LOCAL,
     ),
     "aws": StageConfig("aws", RemovalPolicy.RETAIN, powertools_trace_disabled=False),
 }

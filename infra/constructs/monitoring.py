@@ -1,5 +1,5 @@
-"""Monitoring of ingestion: alarms on data quality, freshness, dead letters and stream lag, an
-encrypted SNS topic they notify, and one dashboard.
+"""Monitoring of ingestion: alarms on data quality, freshness, dead letters and stream lag, and an
+encrypted SNS topic they notify (the dashboard that shows them: infra/constructs/dashboard.py).
 
 The metric contract (ingestion's side is Powertools EMF): namespace `METRICS_NAMESPACE`,
 dimensions exactly {`service`: function folder, `contract`: data contract name}, metrics
@@ -32,7 +32,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from fraudops_shared.runtime.settings import METRIC_DRIFT_PSI
+from fraudops_shared.runtime.settings import METRIC_DRIFT_PSI, METRIC_PRECISION_SHORTFALL
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.model_watch import ModelWatch
@@ -323,86 +323,25 @@ class Monitoring(Construct):
             1,
         )
 
-        # --- dashboard ------------------------------------------------------------------------
-        self.dashboard = cw.Dashboard(
-            self,
-            "Dashboard",
-            dashboard_name=f"{stack_name}-{c.DASHBOARD_SUFFIX}",
-            default_interval=Duration.hours(3),
-        )
-        fns = ((SOURCES[0], ingestion.batch.function), (SOURCES[1], ingestion.stream_fn.function))
-        width = 12
-        self.dashboard.add_widgets(
-            cw.AlarmStatusWidget(
-                title="Ingestion alarms", alarms=list(self.alarms.values()), width=24
-            )
-        )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Rejection rate (%)",
-                left=[rejection_rate(s, k) for s in SOURCES for k in contracts],
-                left_annotations=[
-                    cw.HorizontalAnnotation(value=c.REJECTION_RATE_THRESHOLD_PERCENT, label="alarm")
-                ],
-                width=width,
+        add(
+            c.ALARM_PRECISION,
+            cw.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name=METRIC_PRECISION_SHORTFALL,
+                dimensions_map={
+                    c.METRIC_DIM_SERVICE: c.FN_MONITOR_QUALITY,
+                    c.METRIC_DIM_CONTRACT: c.STREAM_CONTRACT,
+                    "role": "champion",
+                    "window": "hourly",
+                },
+                statistic="Maximum",
+                period=Duration.seconds(stage.quality_alarm_period_seconds),
             ),
-            cw.GraphWidget(
-                title="Records in / valid / rejected",
-                left=[
-                    ingestion_metric(name, s, k, "Sum").with_(label=f"{s.name}/{k} {label}")
-                    for s in SOURCES
-                    for k in contracts
-                    for name, label in (
-                        (c.METRIC_RECORDS_IN, "in"),
-                        (c.METRIC_RECORDS_VALID, "valid"),
-                        (c.METRIC_RECORDS_REJECTED, "rejected"),
-                    )
-                ],
-                stacked=False,
-                width=width,
-            ),
-        )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Freshness lag (s): p95 and max",
-                left=[
-                    ingestion_metric(c.METRIC_FRESHNESS_LAG, s, k, stat).with_(
-                        label=f"{s.name}/{k} {stat}"
-                    )
-                    for s in SOURCES
-                    for k in contracts
-                    for stat in (c.FRESHNESS_LAG_STATISTIC, "Maximum")
-                ],
-                left_annotations=[
-                    cw.HorizontalAnnotation(value=c.FRESHNESS_LAG_THRESHOLD_SECONDS, label="alarm")
-                ],
-                width=width,
-            ),
-            cw.GraphWidget(
-                title="Stream: dead letters and iterator age",
-                left=[dlq_depth.with_(label="dead-letter queue depth")],
-                right=[iterator_age.with_(label="iterator age (ms)")],
-                width=width,
-            ),
-        )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Ingestion functions: errors and throttles",
-                left=[
-                    m
-                    for src, fn in fns
-                    for m in (
-                        fn.metric_errors(statistic="Sum", label=f"{src.name} errors"),
-                        fn.metric_throttles(statistic="Sum", label=f"{src.name} throttles"),
-                    )
-                ],
-                width=width,
-            ),
-            cw.GraphWidget(
-                title="Ingestion functions: duration p95 (ms)",
-                left=[
-                    fn.metric_duration(statistic="p95", label=f"{src.name} p95") for src, fn in fns
-                ],
-                width=width,
-            ),
+            "The champion's live precision over the last hour of labelled alerts fell below its "
+            f"floor: its holdout precision at its review threshold minus {c.PRECISION_MARGIN:g} "
+            f"(the quality watch, {model_watch.quality_fn.function.function_name}; counted only "
+            "with the stage's minimum of labelled alerts). Too many alerts are "
+            "genuine: look at LivePrecision per window and at drift; retraining may follow.",
+            0,
+            1,
         )

@@ -81,7 +81,8 @@ def wait_decided(aws: Any, outputs: dict[str, str], ids: list[str], timeout: flo
 
 def register(
     layout: Layout, aws: Any, outputs: dict[str, str], data: bytes, *, sha: str | None = None,
-    baseline: dict[str, Any] | None = None,
+    baseline: dict[str, Any] | None = None, threshold: float = 0.5,
+    metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Register a model the way the pipeline's last step does (artifact in training/, record
     with its lineage and, when given, the baseline statistics drift is measured against), as a
@@ -94,8 +95,9 @@ def register(
         "contract": CONTRACT, "run_id": run, "status": "candidate",
         "status_reason": "registered by the scoring tests", "snapshot_id": "e2e",
         "feature_set": FEATURES.digest, "feature_set_version": FEATURES.version,
-        "contract_version": "1.0.0", "threshold": 0.5,
-        "metrics": {"auprc": 0.01, "threshold": 0.5, "decline_threshold": 0.95},
+        "contract_version": "1.0.0", "threshold": threshold,
+        "metrics": {"auprc": 0.01, "threshold": threshold, "decline_threshold": 0.95,
+                    **(metrics or {})},
         "onnx": {"bucket": bucket, "key": key, "version_id": put.get("VersionId"),
                  "sha256": sha or hashlib.sha256(data).hexdigest()},
     }  # fmt: skip

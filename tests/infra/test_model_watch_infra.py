@@ -40,8 +40,8 @@ def test_the_drift_watch_runs_on_a_schedule_with_its_window_and_threshold(
     fn = _drift_fn(template)
     [rule] = [
         r["Properties"]
-        for r in resources(template, "AWS::Events::Rule").values()
-        if "ScheduleExpression" in r["Properties"]
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if k.startswith("ModelWatchDriftSchedule")
     ]
     assert rule["ScheduleExpression"] == f"rate({c.DRIFT_SCHEDULE_LOCAL_MINUTES} minute)"
     assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [fn, "Arn"]}]
@@ -88,4 +88,76 @@ def test_the_drift_alarm_reads_the_watchs_metric_at_the_local_period(template: T
     assert alarm["Period"] == c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS
     assert alarm["Threshold"] == c.DRIFT_PSI_THRESHOLD
     assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+# --- the quality watch ---------------------------------------------------------------------------
+
+LABELS_ZONE = f"{c.CURATED_PREFIX}{settings.LABELS_CONTRACT}/"
+
+
+def _quality_fn(template: Template) -> str:
+    [lid] = [k for k in our_functions(template) if k.startswith("ModelWatchMonitorQuality")]
+    return lid
+
+
+def test_the_quality_watch_runs_on_a_schedule_with_its_minimum_margin_and_horizon(
+    template: Template,
+) -> None:
+    fn = _quality_fn(template)
+    [rule] = [
+        r["Properties"]
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if k.startswith("ModelWatchQualitySchedule")
+    ]
+    assert rule["ScheduleExpression"] == f"rate({c.QUALITY_SCHEDULE_LOCAL_MINUTES} minute)"
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [fn, "Arn"]}]
+    env = our_functions(template)[fn]["Properties"]["Environment"]["Variables"]
+    assert env[settings.MIN_LABELLED_ALERTS_ENV] == str(c.MIN_LABELLED_ALERTS_LOCAL)
+    assert env[settings.PRECISION_MARGIN_ENV] == str(c.PRECISION_MARGIN)
+    assert env[settings.LABEL_HORIZON_DAYS_ENV] == str(c.LABEL_HORIZON_DAYS)
+    assert settings.PRECISION_FLOOR_ENV not in env  # the floor follows each champion
+
+
+def test_the_quality_watch_reads_only_model_records_and_the_decisions_and_labels_zones(
+    template: Template,
+) -> None:
+    [statements] = [
+        v for k, v in policy_grants(template).items() if k.startswith("ModelWatchMonitorQuality")
+    ]
+    assert actions_of(statements, "dynamodb:") == {"dynamodb:GetItem"}
+    assert leading_keys(statements) == {f"{settings.PK_MODEL}*"}
+    assert actions_of(statements, "s3:") == {"s3:GetObject", "s3:ListBucket"}
+    assert object_resources(statements, "s3:GetObject") == {
+        f"/{DECISIONS_ZONE}*",
+        f"/{LABELS_ZONE}*",
+    }
+    prefixes = sorted(
+        p
+        for s in statements
+        if "s3:ListBucket" in as_list(s["Action"])
+        for p in s["Condition"]["StringLike"]["s3:prefix"]
+    )
+    assert prefixes == sorted([f"{DECISIONS_ZONE}*", f"{LABELS_ZONE}*"])
+    assert {a.split(":")[0] for a in actions_of(statements)} == {"dynamodb", "s3"}
+
+
+def test_the_precision_alarm_reads_the_champions_hourly_shortfall_at_the_local_period(
+    template: Template,
+) -> None:
+    [alarm] = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"].endswith(f"-{c.ALARM_PRECISION}")
+    ]
+    assert alarm["MetricName"] == settings.METRIC_PRECISION_SHORTFALL
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        c.METRIC_DIM_SERVICE: c.FN_MONITOR_QUALITY,
+        c.METRIC_DIM_CONTRACT: c.STREAM_CONTRACT,
+        "role": "champion",
+        "window": "hourly",
+    }
+    assert alarm["Statistic"] == "Maximum" and alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] == c.QUALITY_ALARM_PERIOD_LOCAL_SECONDS
     assert alarm["TreatMissingData"] == "notBreaching"

@@ -46,7 +46,7 @@ def test_alarm_set_is_per_source_and_contract_plus_the_stream_and_scoring_ones(
         # scoring's (their metrics and thresholds: test_scoring_infra)
         | {c.ALARM_SCORING_ERRORS, c.ALARM_SCORING_ITERATOR_AGE, c.ALARM_MODEL_REJECTED}
         # the model watch's (test_model_watch_infra)
-        | {c.ALARM_DRIFT}
+        | {c.ALARM_DRIFT, c.ALARM_PRECISION}
     )
     assert names == expected
 

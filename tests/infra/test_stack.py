@@ -297,6 +297,8 @@ FUNCTION_LAYERS = {
     "ScoringScoreApi": (c.FN_SCORE_API, ["deps", "onnx", "shared"]),
     "ScoringScoreDeadLetters": (c.FN_SCORE_DEAD_LETTERS, ["deps", "onnx", "shared"]),
     "ModelWatchMonitorDrift": (c.FN_MONITOR_DRIFT, ["data", "deps", "shared"]),
+    "ModelWatchMonitorQuality": (c.FN_MONITOR_QUALITY, ["data", "deps", "shared"]),
+    "RetrainingRetrainOnAlarm": (c.FN_RETRAIN_ON_ALARM, ["data", "deps", "shared"]),
 }
 
 
@@ -500,6 +502,7 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
         "ScoringScoreStream",
         "ScoringScoreApi",
         "ModelWatchMonitorDrift",
+        "ModelWatchMonitorQuality",
     }
     # And the training functions exactly what their steps call (the Training construct's
     # docstring): registry actions, and object actions with the key patterns of each
@@ -549,6 +552,7 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
         "IngestionDeadLetterAccounting",
         "IngestionIngestBatch",
         "IngestionIngestStream",
+        "RetrainingRetrainOnAlarm",  # committed manifests, for the snapshot it takes
         "ScoringScoreDeadLetters",
         "TrainingPrepare",
     ], queriers
@@ -591,6 +595,8 @@ def test_outputs_have_stable_keys(template: Template) -> None:
         c.OUT_SCORE_STREAM_FN,
         c.OUT_SCORE_API_FN,
         c.OUT_MONITOR_DRIFT_FN,
+        c.OUT_MONITOR_QUALITY_FN,
+        c.OUT_RETRAIN_FN,
     }
     assert outputs[c.OUT_STAGE]["Value"] == "local"
     # And the training ones name the training resources

@@ -33,14 +33,16 @@ def _normalized(template: dict[str, Any]) -> dict[str, Any]:
         res.pop("UpdateReplacePolicy", None)
         env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
         env.pop("POWERTOOLS_TRACE_DISABLED", None)
-        env.pop("DRIFT_WINDOW_SECONDS", None)
+        for name in ("DRIFT_WINDOW_SECONDS", "QUALITY_MIN_LABELLED_ALERTS",
+                     "RETRAIN_COOLDOWN_SECONDS", "RETRAIN_DAILY_CAP"):  # fmt: skip
+            env.pop(name, None)
         if _is_score_api(res):
             res["Properties"].pop("Timeout")
         if res["Type"] == "AWS::Events::Rule":
             res["Properties"].pop("ScheduleExpression", None)
-        if (
-            res["Type"] == "AWS::CloudWatch::Alarm"
-            and res["Properties"].get("MetricName") == "DriftPSI"
+        if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"].get("MetricName") in (
+            "DriftPSI",
+            "PrecisionShortfall",
         ):
             res["Properties"].pop("Period")
     return t
@@ -123,6 +125,7 @@ def test_the_local_stage_watches_drift_sooner_and_over_a_shorter_window(
         (schedule,) = [
             r["Properties"]["ScheduleExpression"] for r in resources
             if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+            and "drift" in r["Properties"].get("Description", "")
         ]  # fmt: skip
         unit = "minute" if minutes == 1 else "minutes"
         assert schedule == f"rate({minutes} {unit})", stage
@@ -135,4 +138,31 @@ def test_the_local_stage_watches_drift_sooner_and_over_a_shorter_window(
         assert env["DRIFT_WINDOW_SECONDS"] == str(window), stage
         alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
         (alarm,) = [a for a in alarms if a.get("MetricName") == "DriftPSI"]
+        assert alarm["Period"] == period, stage
+
+
+def test_the_local_stage_retrains_and_judges_precision_on_short_settings(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    for stage, (cooldown, cap, minimum, period) in (
+        ("local", (c.RETRAIN_COOLDOWN_LOCAL_SECONDS, c.RETRAIN_DAILY_CAP_LOCAL,
+                   c.MIN_LABELLED_ALERTS_LOCAL, c.QUALITY_ALARM_PERIOD_LOCAL_SECONDS)),
+        ("aws", (c.RETRAIN_COOLDOWN_SECONDS, c.RETRAIN_DAILY_CAP, c.MIN_LABELLED_ALERTS,
+                 c.QUALITY_ALARM_PERIOD_SECONDS)),
+    ):  # fmt: skip
+        resources = list(templates[stage]["Resources"].values())
+        envs = [
+            r["Properties"].get("Environment", {}).get("Variables", {})
+            for r in resources
+            if r["Type"] == "AWS::Lambda::Function"
+        ]
+        (retrain,) = [e for e in envs if "RETRAIN_COOLDOWN_SECONDS" in e]
+        assert (retrain["RETRAIN_COOLDOWN_SECONDS"], retrain["RETRAIN_DAILY_CAP"]) == (
+            str(cooldown), str(cap)), stage  # fmt: skip
+        (quality,) = [e for e in envs if "QUALITY_MIN_LABELLED_ALERTS" in e]
+        assert quality["QUALITY_MIN_LABELLED_ALERTS"] == str(minimum), stage
+        (alarm,) = [
+            r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"
+            and r["Properties"].get("MetricName") == "PrecisionShortfall"
+        ]  # fmt: skip
         assert alarm["Period"] == period, stage

@@ -323,12 +323,11 @@ def _events_rule(template: Template) -> tuple[str, dict[str, Any]]:
         for k, v in rules.items()
         if _arn(queue_id) in [t["Arn"] for t in v["Properties"]["Targets"]]
     ]
-    # (and the stack's rules are this one, scoring's replay and the drift watch's schedule)
-    assert sorted(k for k in rules if k != lid) == sorted(
-        k
-        for k in rules
-        if k.startswith("ScoringReplayOnPromotion") or k.startswith("ModelWatchDriftSchedule")
-    )
+    # (and the stack's rules are this one, scoring's replay, the watches' schedules and the
+    # retraining guard's release on a training run's end)
+    others = ("ScoringReplayOnPromotion", "ModelWatchDriftSchedule", "ModelWatchQualitySchedule",
+              "RetrainingTrainingEnded")  # fmt: skip
+    assert sorted(k for k in rules if k != lid) == sorted(k for k in rules if k.startswith(others))
     return lid, rule["Properties"]
 
 

@@ -67,6 +67,8 @@ FUNCTION_LAYER = {
     "score_api": "onnx",
     "score_dead_letters": "onnx",
     "monitor_drift": "data",
+    "monitor_quality": "data",
+    "retrain_on_alarm": "data",
 }
 IMPORT_WITH_ONLY = """
 import importlib.util, sys

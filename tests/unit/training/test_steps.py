@@ -93,9 +93,14 @@ def take_snapshot(
     manifest_key = f"manifests/{C}/{seed:064x}.json"
     env.bucket.put(manifest_key, json.dumps(manifest).encode())
     env.log.commit(Commit(f"file-{seed}", C, "s3", manifest_key, {"files": 1}), expires_at=0)
+    return snapshot_now(env, NOW)
+
+
+def snapshot_now(env: Env, now: datetime, labels_contract: str | None = None) -> dict[str, Any]:
+    """`fraudops snapshot` on the committed data (with the label events, when asked)."""
     return snapshot_store.create_snapshot(
         env.bucket, env.log, env.catalog, bucket=BUCKET, contract=C,
-        contract_version="1.0.0", now=NOW,
+        contract_version="1.0.0", now=now, labels_contract=labels_contract,
     )  # fmt: skip
 
 
@@ -284,6 +289,95 @@ def test_an_unpromotable_run_registers_a_candidate(env: Env) -> None:
     assert env.registry.champion(C) is None
 
 
+# --- production outcomes and automatic retraining ---------------------------------------------
+
+
+def land_labels(env: Env, labels: list[tuple[str, bool, datetime]]) -> None:
+    """Label events committed in the labels zone, as `fraudops labels` lands them."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "label_id": [f"l-{i}" for i in range(len(labels))],
+            "transaction_id": [t for t, _, _ in labels],
+            "is_fraud": [f for _, f, _ in labels],
+            "label_time": pa.array([at for _, _, at in labels], pa.timestamp("us", tz="UTC")),
+            "source": ["chargeback"] * len(labels),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    key = "curated/labels/label_date=2026-10-30/part-0.parquet"
+    env.bucket.put(key, buf.getvalue())
+    manifest = {
+        "status": "ingested",
+        "contract": {"name": "labels", "version": "1.0.0"},
+        "counts": {"rows_in": len(labels), "valid": len(labels), "rejected": 0},
+        "outputs": {"curated": [key], "quarantine": [], "file": None},
+    }
+    manifest_key = f"manifests/labels/{'1' * 64}.json"
+    env.bucket.put(manifest_key, json.dumps(manifest).encode())
+    env.log.commit(Commit("file-labels", "labels", "s3", manifest_key, {"files": 1}), expires_at=0)
+
+
+def test_labels_frozen_with_a_snapshot_reach_training_as_known_at_its_time(env: Env) -> None:
+    # Given 20,000 transactions, the newest without a label yet
+    table = pq.read_table(io.BytesIO(parquet(20_000, 0.01, 7)))
+    unlabelled = [
+        t
+        for t, f in zip(
+            table.column("transaction_id").to_pylist(),
+            table.column("is_fraud").to_pylist(),
+            strict=True,
+        )
+        if f is None
+    ]
+    assert len(unlabelled) >= 100
+    # and chargebacks for 60 of them known before the snapshot, 40 labelled only after it
+    before, after = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
+    land_labels(
+        env,
+        [(t, True, before) for t in unlabelled[:60]]
+        + [(t, True, after) for t in unlabelled[60:100]],
+    )
+    # When a snapshot is taken with the label events and training prepares from it
+    take_snapshot(env)
+    snapshot = snapshot_now(env, NOW, labels_contract="labels")
+    run = prepare(env, "run-1", snapshot_id=snapshot["snapshot_id"])
+    # Then the snapshot froze the 100 events, and only the 60 known at its time were applied
+    assert snapshot["labels"]["row_count"] == 100
+    assert run["snapshot"]["labels_applied"] == 60
+    plain_snapshot = snapshot_now(env, NOW - timedelta(seconds=1))
+    plain = prepare(env, "run-2", snapshot_id=plain_snapshot["snapshot_id"])
+    assert plain["snapshot"]["labels_applied"] == 0
+    assert run["dataset"]["stats"]["labelled"] == plain["dataset"]["stats"]["labelled"] + 60
+    # and a tampered label list is refused like tampered data
+    doc = json.loads(env.bucket.get(snapshot["key"]))
+    doc["labels"]["files"][0]["size"] += 1
+    env.bucket.put(snapshot["key"], json.dumps(doc).encode())
+    with pytest.raises(TrainingDataError, match=r"labels hash"):
+        prepare(env, "run-3", snapshot_id=snapshot["snapshot_id"])
+
+
+def test_an_automatic_retraining_goes_to_shadow_with_its_trigger_in_the_run(env: Env) -> None:
+    # Given a weak champion (few boosting rounds)
+    take_snapshot(env)
+    weak = {"candidates": {"logreg": None, "hgb": {"params": {"max_iter": 3}}}}
+    first = run_pipeline(env, "run-1", config=weak)
+    assert first["registered"]["status"] == "champion"
+    # When an alarm's retraining (target shadow, promote false) trains a better model
+    trigger = {"alarm": "precision", "name": "FraudOps-precision", "state": "ALARM"}
+    out = run_pipeline(env, "run-2", promote=False, target="shadow", trigger=trigger)
+    # Then it is scored beside the champion, not served, and its run names the alarm
+    assert out["registered"]["status"] == "shadow", out["registered"]["reason"]
+    pointer, champion = env.registry.champion_pointer(C), env.registry.champion(C)
+    run, version = env.registry.get_run(C, "run-2"), env.registry.get_version(C, 2)
+    assert pointer and champion and run and version
+    assert pointer["shadow"] == out["registered"]["version"] == 2
+    assert champion["model_id"] == first["registered"]["model_id"]
+    assert run["trigger"] == trigger and version["trigger"] == trigger
+
+
 # --- unfit inputs fail in prepare ----------------------------------------------------------------
 
 
@@ -379,6 +473,13 @@ def test_record_failure_reads_the_lambda_error_message(env: Env) -> None:
     stored = env.registry.get_run(C, "run-f")
     assert stored is not None and stored["status"] == "failed"
     assert stored["reason"] == str(err.value) and stored["execution_arn"].endswith(":run-f")
+    assert "trigger" not in stored  # started by hand: no alarm recorded
+    # And a retraining an alarm started keeps that alarm in its failed run
+    event["input"]["trigger"] = {"alarm": "drift", "state": "ALARM"}
+    event["run_id"] = "run-g"
+    steps.record_failure(event, registry=env.registry)
+    failed = env.registry.get_run(C, "run-g")
+    assert failed is not None and failed["trigger"] == {"alarm": "drift", "state": "ALARM"}
 
 
 def test_record_failure_keeps_a_plain_cause_and_an_unknown_contract() -> None:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = ["ClientError", "dynamodb", "error_code", "events", "kinesis", "reset", "s3", "session"]
 
@@ -46,6 +47,11 @@ def kinesis() -> KinesisClient:
 
 def events() -> EventBridgeClient:
     client: EventBridgeClient = _client("events")
+    return client
+
+
+def stepfunctions() -> SFNClient:
+    client: SFNClient = _client("stepfunctions")
     return client
 
 

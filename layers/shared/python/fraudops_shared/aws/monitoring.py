@@ -16,14 +16,34 @@ from fraudops_shared.aws.s3 import S3Bucket
 from fraudops_shared.lake import zones as lake_keys
 from fraudops_shared.lake.zones import Zones
 from fraudops_shared.monitoring.drift_watch import COLUMNS
+from fraudops_shared.monitoring.labels import LABEL_COLUMNS
 from fraudops_shared.registry.models import ModelRegistry
-from fraudops_shared.runtime.settings import DECISIONS_CONTRACT
+from fraudops_shared.runtime.settings import DECISIONS_CONTRACT, LABELS_CONTRACT
 from fraudops_shared.training.artifacts import Artifacts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DECISION_DATE = "decided_date"  # the decisions contract's partition column
+LABEL_DATE = "label_date"  # the labels contract's partition column
+
+
+def _partition_objects(
+    s3: S3Client, bucket: str, prefix: str, since: datetime | None = None
+) -> list[str]:
+    """The Parquet objects under one partition's prefix (last written at or after ``since``)."""
+    keys: list[str] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        keys += [
+            o["Key"]
+            for o in page.get("Contents", [])
+            if o["Key"].endswith(".parquet") and (since is None or o["LastModified"] >= since)
+        ]
+        if not page.get("IsTruncated"):
+            return sorted(keys)
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
 class ZoneDecisions:
@@ -37,29 +57,41 @@ class ZoneDecisions:
     def __init__(self, client: S3Client, zones: Zones) -> None:
         self.s3, self.zones = client, zones
 
-    def _objects(self, day: str, since: datetime) -> list[str]:
-        prefix = f"{self.zones.curated_prefix}{DECISIONS_CONTRACT}/{DECISION_DATE}={day}/"
-        keys: list[str] = []
-        kwargs: dict[str, Any] = {"Bucket": self.zones.data_bucket, "Prefix": prefix}
-        while True:
-            page = self.s3.list_objects_v2(**kwargs)
-            keys += [
-                o["Key"]
-                for o in page.get("Contents", [])
-                if o["Key"].endswith(".parquet") and o["LastModified"] >= since
-            ]
-            if not page.get("IsTruncated"):
-                return sorted(keys)
-            kwargs["ContinuationToken"] = page["NextContinuationToken"]
-
-    def between(self, start: datetime, end: datetime) -> Iterator[Mapping[str, Sequence[Any]]]:
+    def between(
+        self, start: datetime, end: datetime, columns: Sequence[str] = COLUMNS
+    ) -> Iterator[Mapping[str, Sequence[Any]]]:
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         day, last = start.date(), end.date()
         while day <= last:
-            for key in self._objects(lake_keys.partition_value(day), start):
+            prefix = (
+                f"{self.zones.curated_prefix}{DECISIONS_CONTRACT}/"
+                f"{DECISION_DATE}={lake_keys.partition_value(day)}/"
+            )
+            for key in _partition_objects(self.s3, self.zones.data_bucket, prefix, start):
                 body = self.s3.get_object(Bucket=self.zones.data_bucket, Key=key)["Body"].read()
-                table = pq.read_table(io.BytesIO(body), columns=list(COLUMNS))
-                yield _in_range(table, start, end).to_pydict()
+                wanted = list(dict.fromkeys([*columns, "decided_at"]))
+                table = pq.read_table(io.BytesIO(body), columns=wanted)
+                yield _in_range(table, start, end).select(list(columns)).to_pydict()
+            day += timedelta(days=1)
+
+
+class ZoneLabels:
+    """Label events of the curated labels zone, by label date (every object of the days from
+    ``start`` to today: labels are old by nature, their objects' write times say nothing)."""
+
+    def __init__(self, client: S3Client, zones: Zones) -> None:
+        self.s3, self.zones = client, zones
+
+    def since(self, start: datetime) -> Iterator[Mapping[str, Sequence[Any]]]:
+        day, last = start.astimezone(UTC).date(), datetime.now(UTC).date()
+        while day <= last:
+            prefix = (
+                f"{self.zones.curated_prefix}{LABELS_CONTRACT}/"
+                f"{LABEL_DATE}={lake_keys.partition_value(day)}/"
+            )
+            for key in _partition_objects(self.s3, self.zones.data_bucket, prefix):
+                body = self.s3.get_object(Bucket=self.zones.data_bucket, Key=key)["Body"].read()
+                yield pq.read_table(io.BytesIO(body), columns=list(LABEL_COLUMNS)).to_pydict()
             day += timedelta(days=1)
 
 

@@ -19,7 +19,8 @@ from fraudops_shared.runtime import settings
 
 if TYPE_CHECKING:
     from fraudops_shared.aws.commit_log import DynamoCommitLog, DynamoKeyIndex
-    from fraudops_shared.aws.monitoring import RegistryChampions, ZoneDecisions
+    from fraudops_shared.aws.monitoring import RegistryChampions, ZoneDecisions, ZoneLabels
+    from fraudops_shared.aws.retrain import DynamoRetrainGuard, StepFunctionsTrainer
     from fraudops_shared.aws.scoring import (
         DynamoScoringLog,
         KinesisTransactionSink,
@@ -121,7 +122,38 @@ def zone_decisions() -> ZoneDecisions:
     return ZoneDecisions(clients.s3(), zones_from_env())
 
 
+def zone_labels() -> ZoneLabels:
+    from fraudops_shared.aws.monitoring import ZoneLabels  # pyarrow: the data layer
+    from fraudops_shared.lake.zones import zones_from_env
+
+    return ZoneLabels(clients.s3(), zones_from_env())
+
+
 def registry_champions() -> RegistryChampions:
     from fraudops_shared.aws.monitoring import RegistryChampions
 
     return RegistryChampions(model_registry(), clients.s3())
+
+
+def retrain_guard() -> DynamoRetrainGuard:
+    from fraudops_shared.aws.retrain import DynamoRetrainGuard
+
+    return DynamoRetrainGuard(clients.dynamodb(), settings.table_name())
+
+
+def trainer() -> StepFunctionsTrainer:
+    """Snapshots taken the way `fraudops snapshot` takes them, then a training execution."""
+    from fraudops_shared import contracts
+    from fraudops_shared.aws.retrain import StepFunctionsTrainer
+    from fraudops_shared.lake import snapshot_store
+
+    def snapshot(contract: str) -> dict[str, Any]:
+        spec = contracts.load_contract(contract)
+        return snapshot_store.create_snapshot(
+            data_bucket(), commit_log(), snapshot_catalog(), bucket=settings.data_bucket(),
+            contract=contract, contract_version=spec.version,
+            labels_contract=snapshot_store.labels_contract_for(spec.labels_arrive_later),
+        )  # fmt: skip
+
+    arn = settings.required(settings.TRAINING_STATE_MACHINE_ENV)
+    return StepFunctionsTrainer(clients.stepfunctions(), arn, snapshot)

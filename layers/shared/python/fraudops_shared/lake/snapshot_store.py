@@ -18,12 +18,13 @@ from fraudops_shared.lake.snapshots import (
     SnapshotError,
     build_snapshot,
     curated_keys,
+    labels_part,
     snapshot_key,
     summary,
     verify,
     with_curated,
 )
-from fraudops_shared.runtime.settings import SNAPSHOT_PREFIX
+from fraudops_shared.runtime.settings import LABELS_CONTRACT, SNAPSHOT_PREFIX
 
 IO_WORKERS = 16  # parallel GET/HEAD calls: manifests and objects are many and small
 
@@ -116,11 +117,18 @@ def create_snapshot(
     now: datetime | None = None,
     promoter: Promoter | None = None,
     snapshot_prefix: str = SNAPSHOT_PREFIX,
+    labels_contract: str | None = None,
 ) -> dict[str, Any]:
     """Collect, freeze, write the document, then register it (a registered snapshot always has
-    its document). The same data within the same second is the same snapshot, rewritten."""
+    its document). The same data within the same second is the same snapshot, rewritten.
+    With ``labels_contract``, the label events committed so far are frozen with it."""
     manifests = collect(files, commits, contract, promoter)
     objects = freeze(files, curated_keys(manifests))
+    labels = None
+    if labels_contract is not None:
+        label_manifests = collect(files, commits, labels_contract, promoter)
+        frozen = freeze(files, curated_keys(label_manifests))
+        labels = labels_part(labels_contract, label_manifests, frozen)
     snapshot = build_snapshot(
         contract=contract,
         contract_version=contract_version,
@@ -130,6 +138,8 @@ def create_snapshot(
         now=now or datetime.now(UTC),
         snapshot_prefix=snapshot_prefix,
     )
+    if labels is not None:
+        snapshot["labels"] = labels
     body = json.dumps(snapshot, indent=2, sort_keys=True).encode()
     snapshot["document_version_id"] = files.put(snapshot["key"], body, "application/json")
     catalog.register(contract, snapshot["created_at"], summary(snapshot))
@@ -172,3 +182,18 @@ def read_table(
 
     tables = _parallel(read, list(snapshot["files"]))
     return pa.concat_tables(tables, promote_options="default")
+
+
+def labels_contract_for(labels_arrive_later: bool) -> str | None:
+    """Where a contract's late labels come from: the ``labels`` contract's events, frozen with
+    each snapshot, for a contract whose label arrives later; none otherwise."""
+    return LABELS_CONTRACT if labels_arrive_later else None
+
+
+def read_labels(files: LakeFiles, snapshot: Mapping[str, Any]) -> Any:
+    """The label events frozen with the snapshot (None when it carries none), at their frozen
+    versions."""
+    labels = snapshot.get("labels")
+    if not labels or not labels.get("files"):
+        return None
+    return read_table(files, labels)

@@ -185,8 +185,29 @@ def summary(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def labels_part(
+    contract: str, manifests: Mapping[str, Mapping[str, Any]], objects: Sequence[FrozenObject]
+) -> dict[str, Any]:
+    """The label events known when a snapshot is taken, frozen with it (``labels`` in the
+    document): training applies those labelled at or before ``created_at``, so a snapshot
+    taken later carries the labels known at its time, and the same snapshot always the same."""
+    return {
+        "contract": contract,
+        "content_hash": content_hash(objects),
+        "row_count": sum(curated_rows(m) for m in manifests.values()),
+        "files": [o.as_dict() for o in sorted(objects, key=lambda o: o.key)],
+        "source_manifests": sorted(manifests),
+    }
+
+
 def verify(snapshot: Mapping[str, Any]) -> None:
-    """The file list must hash to the recorded content hash (a hand-edited or torn document)."""
+    """The file lists must hash to the recorded content hashes (a hand-edited or torn
+    document): the data's, and the frozen labels' when the snapshot carries them."""
     objects = [FrozenObject(**f) for f in snapshot.get("files", [])]
     if content_hash(objects) != snapshot.get("content_hash"):
         raise SnapshotError(f"snapshot {snapshot.get('snapshot_id')}: content hash mismatch")
+    labels = snapshot.get("labels")
+    if labels is not None:
+        frozen = [FrozenObject(**f) for f in labels.get("files", [])]
+        if content_hash(frozen) != labels.get("content_hash"):
+            raise SnapshotError(f"snapshot {snapshot.get('snapshot_id')}: labels hash mismatch")

@@ -195,6 +195,7 @@ class ModelRegistry:
                 "reason": record.get("status_reason", ""),
                 "finished_at": at,
                 "execution_arn": record.get("execution_arn"),
+                **({"trigger": record["trigger"]} if record.get("trigger") else {}),
             }
             changes: list[Change] = [
                 SetCounter(contract, version, latest),
@@ -219,8 +220,10 @@ class ModelRegistry:
         error: str,
         reason: str,
         execution_arn: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The run's failure and why; never overwrites a run that registered a model."""
+        """The run's failure and why (and the alarm that started it, if one did); never
+        overwrites a run that registered a model."""
         run = {
             "run_id": run_id,
             "contract": contract,
@@ -229,6 +232,7 @@ class ModelRegistry:
             "reason": reason,
             "finished_at": now_iso(),
             "execution_arn": execution_arn,
+            **({"trigger": dict(trigger)} if trigger else {}),
         }
         try:
             self.store.apply([PutRun(run)])

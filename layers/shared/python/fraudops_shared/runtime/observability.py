@@ -22,8 +22,18 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from fraudops_shared.runtime.settings import (
+    METRIC_ALERT_RATE,
     METRIC_DRIFT_PSI,
     METRIC_FEATURE_PSI,
+    METRIC_LABEL_CORRECTIONS,
+    METRIC_LABEL_COVERAGE,
+    METRIC_LABELLED_ALERTS,
+    METRIC_LABELS_MATCHED,
+    METRIC_LABELS_UNMATCHED,
+    METRIC_LIVE_AUPRC,
+    METRIC_LIVE_PRECISION,
+    METRIC_LIVE_RECALL,
+    METRIC_PRECISION_SHORTFALL,
     METRIC_SCORE_PSI,
 )
 
@@ -31,6 +41,7 @@ if TYPE_CHECKING:
     from fraudops_shared.ingestion.batch import IngestResult
     from fraudops_shared.ingestion.stream import StreamResult
     from fraudops_shared.monitoring.drift_watch import DriftReport
+    from fraudops_shared.monitoring.quality_watch import QualityReport
 
 logger = Logger()
 tracer = Tracer()
@@ -211,3 +222,43 @@ class EmfDriftMetrics:
 
     def publish(self, contract: str, report: DriftReport) -> None:
         emit_drift_metrics(contract, report)
+
+
+# --- model quality: what the precision alarm and the dashboard read -----------------------------
+def emit_quality_metrics(contract: str, report: QualityReport) -> None:
+    """One quality watch: the label join's counts per contract, then per (role, window) the
+    figures it could support (a None figure is no datapoint, never a zero)."""
+    doc = EphemeralMetrics()
+    doc.add_dimension(name="contract", value=contract)
+    matching = report.matching.as_dict() if report.matching else {}
+    for name, value in (
+        (METRIC_LABELS_MATCHED, matching.get("matched", 0)),
+        (METRIC_LABELS_UNMATCHED, matching.get("unmatched", 0)),
+        (METRIC_LABEL_CORRECTIONS, report.labels.get("corrections", 0)),
+    ):
+        doc.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    doc.flush_metrics()
+    for w in report.windows:
+        per = EphemeralMetrics()
+        per.add_dimension(name="contract", value=contract)
+        per.add_dimension(name="role", value=w.role)
+        per.add_dimension(name="window", value=w.window)
+        per.add_metric(name=METRIC_LABEL_COVERAGE, unit=MetricUnit.NoUnit, value=w.coverage)
+        per.add_metric(name=METRIC_LABELLED_ALERTS, unit=MetricUnit.Count, value=w.labelled_alerts)
+        for name, figure in (
+            (METRIC_ALERT_RATE, w.alert_rate),
+            (METRIC_LIVE_PRECISION, w.precision),
+            (METRIC_LIVE_RECALL, w.recall),
+            (METRIC_LIVE_AUPRC, w.auprc),
+            (METRIC_PRECISION_SHORTFALL, w.shortfall),
+        ):
+            if figure is not None:
+                per.add_metric(name=name, unit=MetricUnit.NoUnit, value=figure)
+        per.flush_metrics()
+
+
+class EmfQualityMetrics:
+    """The quality watch's metrics port, as Powertools EMF log lines."""
+
+    def publish(self, contract: str, report: QualityReport) -> None:
+        emit_quality_metrics(contract, report)

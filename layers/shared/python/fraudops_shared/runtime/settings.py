@@ -27,6 +27,13 @@ TRANSACTION_STREAM_ENV = "TRANSACTION_STREAM"  # where the scoring API lands wha
 MODEL_REFRESH_SECONDS_ENV = "MODEL_REFRESH_SECONDS"  # how often scorers re-read the champion
 DRIFT_WINDOW_SECONDS_ENV = "DRIFT_WINDOW_SECONDS"  # the decisions a drift watch compares
 DRIFT_THRESHOLD_ENV = "DRIFT_PSI_THRESHOLD"  # PSI above which a feature or the score breaches
+MIN_LABELLED_ALERTS_ENV = "QUALITY_MIN_LABELLED_ALERTS"  # fewer: a window has no precision
+PRECISION_MARGIN_ENV = "QUALITY_PRECISION_MARGIN"  # floor = holdout precision - margin
+PRECISION_FLOOR_ENV = "QUALITY_PRECISION_FLOOR"  # optional: a fixed floor instead
+LABEL_HORIZON_DAYS_ENV = "QUALITY_LABEL_HORIZON_DAYS"  # labels and decisions a join reads
+TRAINING_STATE_MACHINE_ENV = "TRAINING_STATE_MACHINE_ARN"  # what an alarm's retraining starts
+RETRAIN_COOLDOWN_ENV = "RETRAIN_COOLDOWN_SECONDS"  # one retraining per cooldown at most
+RETRAIN_DAILY_CAP_ENV = "RETRAIN_DAILY_CAP"  # and at most this many per UTC day
 CSV_BLOCK_BYTES_ENV = "INGEST_CSV_BLOCK_BYTES"
 CLAIM_STALE_SECONDS_ENV = "INGEST_CLAIM_STALE_SECONDS"
 PREFIX_ENVS = {
@@ -64,6 +71,7 @@ PK_SNAPSHOT = "SNAPSHOT#"  # the snapshot catalog
 PK_MODEL = "MODEL#"  # model versions, counter, champion pointer
 PK_TRAINRUN = "TRAINRUN#"  # training run records
 PK_CARD = "CARD#"  # a card's online feature state (scoring), keyed by a hash of the card id
+PK_RETRAIN = "RETRAIN#"  # the retraining loop guard, per contract
 PK_SCORING = "SCORING#"  # the scorer's shard checkpoints and parked-file records
 
 # --- sources, event sources and contracts -------------------------------------------------------
@@ -96,6 +104,23 @@ def balanced(source: str, counts: dict[str, int]) -> bool:
 METRIC_DRIFT_PSI = "DriftPSI"
 METRIC_SCORE_PSI = "ScorePSI"
 METRIC_FEATURE_PSI = "FeaturePSI"
+# The quality watch's metrics (label-backed), per {contract, role (champion|shadow), window
+# (hourly|daily)}: precision and recall at the decision threshold, alert rate, AUPRC, label
+# coverage, the labelled alerts behind them, and PrecisionShortfall (the precision alarm's: the
+# model's precision floor minus live precision; > 0 breaches). Label join counts per contract.
+METRIC_LIVE_PRECISION = "LivePrecision"
+METRIC_LIVE_RECALL = "LiveRecall"
+METRIC_ALERT_RATE = "AlertRate"
+METRIC_LIVE_AUPRC = "LiveAUPRC"
+METRIC_LABEL_COVERAGE = "LabelCoverage"
+METRIC_LABELLED_ALERTS = "LabelledAlerts"
+METRIC_PRECISION_SHORTFALL = "PrecisionShortfall"
+METRIC_LABELS_MATCHED = "LabelsMatched"
+METRIC_LABELS_UNMATCHED = "LabelsUnmatched"
+METRIC_LABEL_CORRECTIONS = "LabelCorrections"
+QUALITY_ROLES = ("champion", "shadow")
+QUALITY_WINDOWS = {"hourly": 3600, "daily": 86_400}
+LABELS_CONTRACT = "labels"
 # A scorer re-reads the champion pointer at most this often: a promotion reaches every warm
 # environment within this bound (plus one batch).
 MODEL_REFRESH_SECONDS = 15
@@ -147,6 +172,33 @@ def drift_window_seconds() -> int:
 
 def drift_threshold() -> float:
     return float(required(DRIFT_THRESHOLD_ENV))
+
+
+def min_labelled_alerts() -> int:
+    return int(required(MIN_LABELLED_ALERTS_ENV))
+
+
+def precision_margin() -> float:
+    return float(required(PRECISION_MARGIN_ENV))
+
+
+def precision_floor() -> float | None:
+    """A fixed precision floor for the alarm, or None (the champion's holdout precision minus
+    the margin)."""
+    value = os.environ.get(PRECISION_FLOOR_ENV, "").strip()
+    return float(value) if value else None
+
+
+def retrain_cooldown_seconds() -> int:
+    return int(required(RETRAIN_COOLDOWN_ENV))
+
+
+def retrain_daily_cap() -> int:
+    return int(required(RETRAIN_DAILY_CAP_ENV))
+
+
+def label_horizon_days() -> int:
+    return int(required(LABEL_HORIZON_DAYS_ENV))
 
 
 def scoring_feed() -> str | None:

@@ -37,6 +37,7 @@ class SnapshotRef(TypedDict):
     content_hash: str
     key: str
     row_count: int
+    labels_applied: int  # rows whose label came from the label events frozen with the snapshot
 
 
 class FeatureSetRef(TypedDict):
@@ -69,6 +70,8 @@ class Run(TypedDict):
     dataset: DatasetRef
     config: dict[str, Any]
     promote: bool
+    target: str  # champion | shadow (an automatic retraining's result)
+    trigger: dict[str, Any] | None  # the alarm that started the run, if one did
     code_version: str
     candidates: list[CandidateSpec]
 

@@ -81,7 +81,11 @@ def register(event: RegisterEvent, *, blobs: BlobStore, registry: ModelRegistry)
             "iterations": chosen["iterations"],
         },
     }
+    if run.get("trigger"):
+        record["trigger"] = run["trigger"]
     version = registry.register(record, promote=promote)
+    if gate["passed"] and run.get("target") == "shadow" and version["status"] == "candidate":
+        version = _to_shadow(registry, version, run)
     # the status it was registered with (a retry may find it archived or shadowed since)
     registered_as = (version.get("history") or [{}])[0].get("status", version["status"])
     event_type = {
@@ -117,6 +121,21 @@ def register(event: RegisterEvent, *, blobs: BlobStore, registry: ModelRegistry)
     }
 
 
+def _to_shadow(registry: ModelRegistry, version: dict[str, Any], run: Mapping[str, Any]) -> dict:
+    """An automatic retraining's model is scored beside the champion first (a shadow), never
+    served straight away; with no champion to shadow it stays a candidate."""
+    if registry.champion_pointer(str(run["contract"])) is None:
+        return version
+    alarm = (run.get("trigger") or {}).get("alarm", "a request")
+    shadowed = registry.promote(
+        str(run["contract"]),
+        int(version["version"]),
+        shadow=True,
+        reason=f"automatic retraining after {alarm}: shadow first",
+    )
+    return {**version, **shadowed, "history": version.get("history")}
+
+
 # --- failure --------------------------------------------------------------------------------------
 
 
@@ -143,6 +162,7 @@ def record_failure(event: FailureEvent, *, registry: ModelRegistry) -> FailureRe
         error=error,
         reason=reason,
         execution_arn=event.get("execution_arn"),
+        trigger=request.get("trigger") if isinstance(request.get("trigger"), dict) else None,
     )
     return {
         "event_type": "Training Failed",

@@ -15,6 +15,8 @@ and a typed document (``training.documents``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from fraudops_shared.features.transforms import NotTrainableError, feature_set
 from fraudops_shared.lake import snapshot_store
 from fraudops_shared.lake.snapshots import SnapshotError, contract_of
 from fraudops_shared.lake.store import ObjectMissing
+from fraudops_shared.monitoring.labels import resolve as resolve_labels
 from fraudops_shared.registry.models import ModelRegistry, RegistryError
 from fraudops_shared.training import evaluation
 from fraudops_shared.training.artifacts import (
@@ -110,9 +113,12 @@ def prepare(
                 f"`fraudops snapshot --contract {contract}`",
             )
         snapshot = snapshot_store.load_snapshot(files, latest["key"])
-    wanted = list(dict.fromkeys([*features.input_columns, features.label, features.event_time]))
+    wanted = list(dict.fromkeys([*features.input_columns, features.label, features.event_time,
+                                 *([spec.unique_key] if spec.unique_key else [])]))  # fmt: skip
     table_ = snapshot_store.read_table(files, snapshot, columns=wanted)
-    dataset = build_dataset(columns_of(table_, wanted), features, config)
+    columns = columns_of(table_, wanted)
+    labelled = _apply_labels(files, snapshot, spec, columns)
+    dataset = build_dataset(columns, features, config)
     run_id = str(event["run_id"])
     ref = Artifacts(blobs).put(
         f"{run_prefix(contract, run_id)}dataset.npz", dataset.to_bytes(), "application/x-npz"
@@ -128,6 +134,7 @@ def prepare(
             "content_hash": snapshot["content_hash"],
             "key": snapshot["key"],
             "row_count": snapshot["row_count"],
+            "labels_applied": labelled,
         },
         "feature_set": {
             "digest": features.digest,
@@ -137,12 +144,41 @@ def prepare(
         "dataset": DatasetRef(**ref, digest=dataset.digest, stats=dataset.stats),
         "config": config.as_dict(),
         "promote": bool(request.get("promote", True)),
+        # an automatic retraining's result goes to shadow, not champion (monitoring.retrain),
+        # and its run record names the alarm that started it
+        "target": "shadow" if request.get("target") == "shadow" else "champion",
+        "trigger": request.get("trigger") if isinstance(request.get("trigger"), dict) else None,
         "code_version": code_version,
         "candidates": [
             {"name": name, "kind": c["kind"], "params": c.get("params", {})}
             for name, c in config.candidates.items()
         ],
     }
+
+
+def _apply_labels(
+    files: snapshot_store.LakeFiles, snapshot: Mapping[str, Any], spec: Any, columns: dict
+) -> int:
+    """The label events frozen with the snapshot, as of its time, over the rows' own labels:
+    a transaction with a verdict known at ``created_at`` takes it (production outcomes reach
+    retraining); a later event, or one for a transaction not in the snapshot, changes nothing.
+    Returns how many rows took a verdict."""
+    table = snapshot_store.read_labels(files, snapshot)
+    if table is None or spec.label is None or spec.unique_key not in columns:
+        return 0
+    as_of = datetime.fromisoformat(str(snapshot["created_at"]).replace("Z", "+00:00"))
+    events = table.to_pydict()
+    keep = [i for i, at in enumerate(events["label_time"]) if at is not None and at <= as_of]
+    book = resolve_labels([{k: [v[i] for i in keep] for k, v in events.items()}])
+    label = np.array(columns[spec.label], dtype=object)
+    applied = 0
+    for row, txn in enumerate(columns[spec.unique_key]):
+        verdict = book.verdict(str(txn))
+        if verdict is not None:
+            label[row] = verdict
+            applied += 1
+    columns[spec.label] = label
+    return applied
 
 
 def _dataset(artifacts: Artifacts, run: Run) -> Dataset:
