@@ -112,6 +112,7 @@ bench: install ## every benchmark (each prints its figures and writes bench-resu
 	$(PY) -m benchmarks.scoring
 	$(PY) -m benchmarks.scoring_deployed
 	$(PY) -m benchmarks.drift
+	$(PY) -m benchmarks.monitoring
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache
