@@ -109,7 +109,7 @@ INGEST_STREAM_MEMORY_MB: Final = 1024
 INGEST_STREAM_TIMEOUT_SECONDS: Final = 60
 
 # Function folder names under functions/, and their Powertools service names.
-FN_INGEST_BATCH: Final = "ingest_batch"
+FN_INGEST_BATCH: Final = shared.FN_INGEST_BATCH
 FN_INGEST_STREAM: Final = "ingest_stream"
 FN_DLQ_ACCOUNTING: Final = "dlq_accounting"
 DLQ_ACCOUNTING_MEMORY_MB: Final = 1024
@@ -225,6 +225,7 @@ METRIC_RECORDS_FORWARDED: Final = "RecordsForwarded"  # curated rows put on the 
 # Contracts watched per ingestion function (layers/shared/.../contracts/<name>.yaml).
 MONITORED_CONTRACTS: Final = ("transactions", "creditcard_benchmark")
 ALARM_PERIOD_SECONDS: Final = 300
+ALARM_PERIOD_LOCAL_SECONDS: Final = 60  # the local stage: alarms fire and clear in minutes
 REJECTION_RATE_THRESHOLD_PERCENT: Final = 5.0
 REJECTION_RATE_EVALUATION_PERIODS: Final = 1
 FRESHNESS_LAG_STATISTIC: Final = "p95"
@@ -307,7 +308,7 @@ OUT_ML_LAYER_ARN: Final = "MlLayerArn"
 OUT_ONNX_LAYER_ARN: Final = "OnnxLayerArn"
 
 # --- scoring ------------------------------------------------------------------------------------
-FN_SCORE_STREAM: Final = "score_stream"
+FN_SCORE_STREAM: Final = shared.FN_SCORE_STREAM
 FN_SCORE_API: Final = "score_api"
 FN_SCORE_DEAD_LETTERS: Final = "score_dead_letters"
 # One onnxruntime call per batch: a 10,000-record batch is ~0.5-1 s of compute (features,
@@ -346,7 +347,7 @@ DRIFT_WINDOW_SECONDS: Final = 3600
 DRIFT_ALARM_PERIOD_SECONDS: Final = 300
 # The local stage watches sooner and shorter, so a test sees the alarm in minutes.
 DRIFT_SCHEDULE_LOCAL_MINUTES: Final = 1
-DRIFT_WINDOW_LOCAL_SECONDS: Final = 300
+DRIFT_WINDOW_LOCAL_SECONDS: Final = 120
 DRIFT_ALARM_PERIOD_LOCAL_SECONDS: Final = 60
 ALARM_DRIFT: Final = "drift"
 OUT_MONITOR_DRIFT_FN: Final = "MonitorDriftFunctionName"

@@ -32,6 +32,8 @@ class StageConfig:
     # The signed scoring API's function timeout (see constants: a burst of cold starts on a
     # 2-core host is far slower than on AWS).
     score_api_timeout_seconds: int = c.SCORE_API_TIMEOUT_SECONDS
+    # The period of the alarms on counts, errors and rates (ingestion and scoring).
+    alarm_period_seconds: int = c.ALARM_PERIOD_SECONDS
     # The drift watch: how often it runs, over how many seconds of decisions, and the drift
     # alarm's period (shorter locally, so an end-to-end test sees the alarm in minutes).
     drift_schedule_minutes: int = c.DRIFT_SCHEDULE_MINUTES
@@ -57,6 +59,7 @@ _STAGES = {
         RemovalPolicy.DESTROY,
         powertools_trace_disabled=True,
         score_api_timeout_seconds=c.SCORE_API_TIMEOUT_LOCAL_SECONDS,
+        alarm_period_seconds=c.ALARM_PERIOD_LOCAL_SECONDS,
         drift_schedule_minutes=c.DRIFT_SCHEDULE_LOCAL_MINUTES,
         drift_window_seconds=c.DRIFT_WINDOW_LOCAL_SECONDS,
         drift_alarm_period_seconds=c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS,

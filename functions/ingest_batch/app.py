@@ -14,8 +14,9 @@ from fraudops_shared.aws import wiring
 from fraudops_shared.ingestion.batch import BatchIngestor
 from fraudops_shared.lake.store import SourceObject
 from fraudops_shared.lake.zones import zones_from_env
+from fraudops_shared.runtime.faults import inject
 from fraudops_shared.runtime.observability import emit_file_metrics, logger, metrics, tracer
-from fraudops_shared.runtime.settings import limits_from_env
+from fraudops_shared.runtime.settings import FN_INGEST_BATCH, limits_from_env
 
 
 def ingestor(bucket: str, timeout_seconds: float | None) -> BatchIngestor:
@@ -34,6 +35,7 @@ def ingestor(bucket: str, timeout_seconds: float | None) -> BatchIngestor:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    inject(FN_INGEST_BATCH)  # off unless the deployment asks (runtime.faults)
     timeout_s = context.get_remaining_time_in_millis() / 1000
     files = []
     for record in event.get("Records", []):

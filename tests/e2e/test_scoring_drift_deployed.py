@@ -120,3 +120,14 @@ def test_drifted_traffic_breaches_and_the_drift_alarm_fires(
         timeout=4 * c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS, interval=5, what="the drift alarm",
     )  # fmt: skip
     assert alarm["MetricName"] == "DriftPSI"
+
+
+def test_the_drift_alarm_clears_once_the_drifted_decisions_leave_the_window(aws: Any) -> None:
+    # the scheduled watch looks at the last DRIFT_WINDOW_LOCAL_SECONDS of decisions: without
+    # new drifted traffic it soon publishes no breach (an empty window publishes nothing)
+    timeout = c.DRIFT_WINDOW_LOCAL_SECONDS + 4 * c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS
+    alarm = poll(
+        lambda: (a := drift_alarm(aws))["StateValue"] == "OK" and a,
+        timeout=timeout, interval=5, what="the drift alarm back to OK",
+    )  # fmt: skip
+    assert alarm["StateValue"] == "OK"

@@ -20,6 +20,8 @@ import pytest
 from fraudops import monitor
 from fraudops.clients import poll
 from fraudops.paths import Layout
+from fraudops_shared.aws.model_registry import DynamoRegistryStore
+from fraudops_shared.registry.models import ModelRegistry
 from infra import constants as c
 
 
@@ -125,19 +127,31 @@ def test_the_other_retraining_alarm_shares_the_guard_and_starts_nothing_more(
     assert len(retrain_runs(aws, outputs)) == count
 
 
-def test_a_retraining_stopped_unseen_is_released_by_the_next_alarm_after_the_cooldown(
+def test_a_finished_or_stopped_retraining_releases_the_guard_for_the_next_alarm(
     ls_layout: Layout, aws: Any, outputs: dict[str, str]
 ) -> None:
+    # Given the first retraining ended one way or another: stopped by an operator (no event:
+    # the next alarm finds it finished), or failed or registered on its own (its end event
+    # released the guard, and a failure is recorded with the alarm that started it)
+    first = monitor.retraining(ls_layout)["last_run_id"]
     stop_all(aws, retrain_runs(aws, outputs))
     guard = monitor.retraining(ls_layout)
     ready = guard["last_started"] + c.RETRAIN_COOLDOWN_LOCAL_SECONDS + 1
     poll(lambda: time.time() >= ready, timeout=c.RETRAIN_COOLDOWN_LOCAL_SECONDS + 10,
          interval=2, what="the end of the cooldown")  # fmt: skip
+    # When the drift alarm fires after the cooldown, Then exactly one new retraining starts
     new, _ = started_by(aws, outputs, alarm_name(aws, c.ALARM_DRIFT))
     assert len(new) == 1
     after = monitor.retraining(ls_layout)
-    assert "found finished by the next alarm" in after["last_outcome"]
     assert after["last_trigger"]["alarm"] == c.ALARM_DRIFT
+    assert after["running"] == new[0]["name"] != first
+    # And the first run's end was kept on the guard: found finished, or its own outcome
+    assert str(after.get("last_outcome", "")).startswith(f"{first}: "), after
+    run = ModelRegistry(DynamoRegistryStore(aws("dynamodb"), outputs["StateTableName"])).get_run(
+        c.STREAM_CONTRACT, first
+    )
+    if run is not None:  # it ended on its own before the stop: recorded with its trigger
+        assert run["trigger"]["alarm"] == c.ALARM_PRECISION
     stop_all(aws, retrain_runs(aws, outputs))
 
 

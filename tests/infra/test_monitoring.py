@@ -42,9 +42,15 @@ def test_alarm_set_is_per_source_and_contract_plus_the_stream_and_scoring_ones(
             for source in ("batch", "stream")
             for contract in c.MONITORED_CONTRACTS
         }
-        | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS, c.ALARM_EXPIRED_RECORDS}
+        | {c.ALARM_DLQ_DEPTH, c.ALARM_ITERATOR_AGE, c.ALARM_BATCH_ERRORS}
+        | {f"{c.ALARM_EXPIRED_RECORDS}-{k}" for k in ("ingestion", "scoring")}
         # scoring's (their metrics and thresholds: test_scoring_infra)
-        | {c.ALARM_SCORING_ERRORS, c.ALARM_SCORING_ITERATOR_AGE, c.ALARM_MODEL_REJECTED}
+        | {
+            f"{a}-{k}"
+            for a in (c.ALARM_SCORING_ERRORS, c.ALARM_MODEL_REJECTED)
+            for k in ("stream", "api")
+        }
+        | {c.ALARM_SCORING_ITERATOR_AGE}
         # the model watch's (test_model_watch_infra)
         | {c.ALARM_DRIFT, c.ALARM_PRECISION}
     )
@@ -80,7 +86,7 @@ def test_rejection_rate_is_metric_math_over_the_contract_dimensions(template: Te
         ("rejected_stream_transactions", c.METRIC_RECORDS_REJECTED),
     ):
         stat = inputs[mid]
-        assert stat["Stat"] == "Sum" and stat["Period"] == c.ALARM_PERIOD_SECONDS
+        assert stat["Stat"] == "Sum" and stat["Period"] == c.ALARM_PERIOD_LOCAL_SECONDS
         metric = stat["Metric"]
         assert metric["Namespace"] == c.METRICS_NAMESPACE
         assert metric["MetricName"] == metric_name

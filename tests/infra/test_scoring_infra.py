@@ -481,31 +481,40 @@ def test_scoring_alarms_watch_both_scorers_with_the_constants_thresholds(
     [topic] = resources(template, "AWS::SNS::Topic")
     stream_fn = _function_id(template, "ScoringScoreStream")
     api_fn = _function_id(template, "ScoringScoreApi")
-    names = (c.ALARM_SCORING_ERRORS, c.ALARM_SCORING_ITERATOR_AGE, c.ALARM_MODEL_REJECTED)
-    # Then the three exist, notify the topic (alarm and OK), and ignore missing data
+    scorers = {"stream": (stream_fn, c.FN_SCORE_STREAM), "api": (api_fn, c.FN_SCORE_API)}
+    names = [
+        *(f"{kind}-{k}" for kind in (c.ALARM_SCORING_ERRORS, c.ALARM_MODEL_REJECTED)
+          for k in scorers),
+        c.ALARM_SCORING_ITERATOR_AGE,
+    ]  # fmt: skip
+    # Then they exist, notify the topic (alarm and OK), and ignore missing data
     for name in names:
         props = alarms[name]
         assert props["AlarmActions"] == [{"Ref": topic}], name
         assert props["OKActions"] == [{"Ref": topic}], name
         assert props["ComparisonOperator"] == "GreaterThanThreshold", name
         assert props["TreatMissingData"] == "notBreaching", name
-    # And scoring-errors: any Errors of either scorer in a period
-    errors = alarms[c.ALARM_SCORING_ERRORS]
-    assert (errors["Threshold"], errors["EvaluationPeriods"]) == (0, 1)
-    [expr] = [m for m in errors["Metrics"] if "Expression" in m]
-    assert expr["Expression"] == "FILL(stream, 0) + FILL(api, 0)"
-    inputs = {m["Id"]: m["MetricStat"] for m in errors["Metrics"] if "MetricStat" in m}
-    assert {
-        k: (v["Metric"]["MetricName"], v["Metric"]["Dimensions"]) for k, v in inputs.items()
-    } == {
-        "stream": ("Errors", [{"Name": "FunctionName", "Value": {"Ref": stream_fn}}]),
-        "api": ("Errors", [{"Name": "FunctionName", "Value": {"Ref": api_fn}}]),
-    }
-    assert all(
-        (v["Stat"], v["Period"], v["Metric"]["Namespace"])
-        == ("Sum", c.ALARM_PERIOD_SECONDS, "AWS/Lambda")
-        for v in inputs.values()
-    )
+    # And scoring-errors-<scorer>: any Errors of that scorer in a (local) period, one simple
+    # alarm each (LocalStack evaluates no metric math)
+    for key, (fn, folder) in scorers.items():
+        errors = alarms[f"{c.ALARM_SCORING_ERRORS}-{key}"]
+        assert (errors["Threshold"], errors["EvaluationPeriods"]) == (0, 1)
+        assert {k: errors[k] for k in ("Namespace", "MetricName", "Statistic", "Period")} == {
+            "Namespace": "AWS/Lambda", "MetricName": "Errors", "Statistic": "Sum",
+            "Period": c.ALARM_PERIOD_LOCAL_SECONDS,
+        }  # fmt: skip
+        assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fn}}]
+        # And model-rejected-<scorer>: any ModelRejected of that scorer (Sum per period), in the
+        # project's namespace with the metric contract's dimensions (the test below)
+        rejected = alarms[f"{c.ALARM_MODEL_REJECTED}-{key}"]
+        assert (rejected["Threshold"], rejected["EvaluationPeriods"]) == (0, 1)
+        assert (rejected["Namespace"], rejected["MetricName"], rejected["Statistic"]) == (
+            c.METRICS_NAMESPACE, "ModelRejected", "Sum")  # fmt: skip
+        assert rejected["Period"] == c.ALARM_PERIOD_LOCAL_SECONDS
+        assert sorted(rejected["Dimensions"], key=lambda d: d["Name"]) == [
+            {"Name": c.METRIC_DIM_CONTRACT, "Value": c.STREAM_CONTRACT},
+            {"Name": c.METRIC_DIM_SERVICE, "Value": folder},
+        ]
     # And scoring-iterator-age: the stream scorer behind the feed by more than the threshold
     age = alarms[c.ALARM_SCORING_ITERATOR_AGE]
     assert {k: age[k] for k in ("Namespace", "MetricName", "Statistic", "Period")} == {
@@ -517,25 +526,6 @@ def test_scoring_alarms_watch_both_scorers_with_the_constants_thresholds(
     assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stream_fn}}]
     assert age["Threshold"] == c.SCORING_ITERATOR_AGE_THRESHOLD_MS == 60_000
     assert age["EvaluationPeriods"] == c.ITERATOR_AGE_EVALUATION_PERIODS
-    # And model-rejected: any ModelRejected of either scorer (Sum per period), in the project's
-    # namespace with the metric contract's dimensions (what they really emit: the test below)
-    rejected = alarms[c.ALARM_MODEL_REJECTED]
-    assert (rejected["Threshold"], rejected["EvaluationPeriods"]) == (0, 1)
-    [expr] = [m for m in rejected["Metrics"] if "Expression" in m]
-    assert expr["Expression"] == "FILL(stream, 0) + FILL(api, 0)"
-    inputs = {m["Id"]: m["MetricStat"] for m in rejected["Metrics"] if "MetricStat" in m}
-    assert {k: v["Metric"] for k, v in inputs.items()} == {
-        key: {
-            "Namespace": c.METRICS_NAMESPACE,
-            "MetricName": "ModelRejected",
-            "Dimensions": [
-                {"Name": c.METRIC_DIM_CONTRACT, "Value": c.STREAM_CONTRACT},
-                {"Name": c.METRIC_DIM_SERVICE, "Value": folder},
-            ],
-        }
-        for key, folder in (("stream", c.FN_SCORE_STREAM), ("api", c.FN_SCORE_API))
-    }
-    assert all((v["Stat"], v["Period"]) == ("Sum", c.ALARM_PERIOD_SECONDS) for v in inputs.values())
 
 
 def _watched_metrics(props: dict[str, Any]) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:
@@ -593,7 +583,8 @@ def test_model_rejected_watches_the_metric_each_scorer_really_emits(
     # Then the model-rejected alarm reads exactly that metric (a dimension more or less is
     # another metric, which the alarm would never see)
     assert emitted, docs
-    assert emitted <= _watched_metrics(_alarms(template)[c.ALARM_MODEL_REJECTED])
+    key = "stream" if construct == "ScoringScoreStream" else "api"
+    assert emitted <= _watched_metrics(_alarms(template)[f"{c.ALARM_MODEL_REJECTED}-{key}"])
 
 
 # --- the feed's given-up batches -----------------------------------------------------------------

@@ -40,11 +40,10 @@ def _normalized(template: dict[str, Any]) -> dict[str, Any]:
             res["Properties"].pop("Timeout")
         if res["Type"] == "AWS::Events::Rule":
             res["Properties"].pop("ScheduleExpression", None)
-        if res["Type"] == "AWS::CloudWatch::Alarm" and res["Properties"].get("MetricName") in (
-            "DriftPSI",
-            "PrecisionShortfall",
-        ):
-            res["Properties"].pop("Period")
+        if res["Type"] == "AWS::CloudWatch::Alarm":  # alarm periods are stage settings
+            res["Properties"].pop("Period", None)
+            for query in res["Properties"].get("Metrics", []):
+                query.get("MetricStat", {}).pop("Period", None)
     return t
 
 
@@ -166,3 +165,21 @@ def test_the_local_stage_retrains_and_judges_precision_on_short_settings(
             and r["Properties"].get("MetricName") == "PrecisionShortfall"
         ]  # fmt: skip
         assert alarm["Period"] == period, stage
+
+
+def test_the_local_stage_alarms_on_counts_and_errors_in_short_periods(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    for stage, period in (("local", c.ALARM_PERIOD_LOCAL_SECONDS), ("aws", c.ALARM_PERIOD_SECONDS)):
+        alarms = {
+            r["Properties"]["AlarmName"].removeprefix(f"{c.STACK_NAME}-"): r["Properties"]
+            for r in templates[stage]["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+        }
+        keys = (c.ALARM_BATCH_ERRORS, f"{c.ALARM_SCORING_ERRORS}-stream",
+                f"{c.ALARM_MODEL_REJECTED}-api", f"{c.ALARM_EXPIRED_RECORDS}-scoring")  # fmt: skip
+        for key in keys:
+            assert alarms[key]["Period"] == period, (stage, key)
+        rate = alarms[f"{c.ALARM_REJECTION_RATE}-batch-transactions"]
+        assert {q["MetricStat"]["Period"] for q in rate["Metrics"] if "MetricStat" in q} == {
+            period}, stage  # fmt: skip

@@ -44,6 +44,10 @@ PREFIX_ENVS = {
 }
 
 # --- the data lake: zones are prefixes of one bucket -------------------------------------------
+# Function folders a function names itself by (fault injection: runtime.faults)
+FN_INGEST_BATCH = "ingest_batch"
+FN_SCORE_STREAM = "score_stream"
+
 LANDING_PREFIX = "landing/"
 CURATED_PREFIX = "curated/"
 QUARANTINE_PREFIX = "quarantine/"
