@@ -62,7 +62,7 @@ def label_events(n: int, decided: int, seed: int = 5) -> dict[str, list[Any]]:
 
 def pandas_join(events: dict[str, list[Any]], decided: set[str]) -> dict[str, int]:
     frame = pd.DataFrame(events).sort_values(["transaction_id", "label_time", "label_id"])
-    changed = frame.groupby("transaction_id")["is_fraud"].transform(lambda s: s.ne(s.shift()))
+    changed = frame["is_fraud"].ne(frame.groupby("transaction_id")["is_fraud"].shift())
     first = ~frame.duplicated("transaction_id")
     corrections = int((changed & ~first).sum())
     last = frame.drop_duplicates("transaction_id", keep="last")

@@ -116,17 +116,10 @@ class Bench:
                 "event_time": now}  # fmt: skip
 
     def decided(self, ddb: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The decisions of ``ids`` that are in the table (BatchGetItem, consistent reads)."""
-        table, found = self.outputs["DecisionsTableName"], {}
-        for i in range(0, len(ids), 100):
-            keys = [{"transaction_id": {"S": t}} for t in ids[i : i + 100]]
-            request: Any = {table: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                resp = ddb.batch_get_item(RequestItems=request)
-                for item in resp["Responses"].get(table, []):
-                    found[item["transaction_id"]["S"]] = json.loads(item["doc"]["S"])
-                request = resp.get("UnprocessedKeys") or {}
-        return found
+        """The decisions of ``ids`` that are in the table."""
+        from fraudops.scoring import decisions_by_id
+
+        return decisions_by_id(ddb, self.outputs["DecisionsTableName"], ids)
 
     def put_batch(self, kinesis: Any, rows: list[dict[str, Any]]) -> None:
         """One PutRecords (at most 500), failed records retried."""

@@ -4,17 +4,17 @@ a quiet deploy, and the REPORT lines of CloudWatch Logs as numbers."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fraudops.console import quiet_output
 
 REPORT_FIELDS = {
     "duration_ms": r"Duration: ([\d.]+) ms",
@@ -28,26 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def quiet_fds(log: Path) -> Iterator[None]:
-    """Send this process's (and its children's) stdout/stderr to ``log``: cdklocal's output."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with log.open("ab") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def parse_report(line: str) -> dict[str, float]:
@@ -83,7 +63,7 @@ def deployed_stack(prefix: str) -> Iterator[Deployed]:
         t = time.perf_counter()
         deploy_log = state / "deploy.log"
         try:
-            with quiet_fds(deploy_log):
+            with quiet_output(deploy_log):
                 outputs = deploy.deploy(layout)["outputs"]
         except Exception:
             print(deploy_log.read_text(errors="replace")[-4000:])

@@ -73,7 +73,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from fraudops import demo
 
-    return demo.run(_layout(args))
+    return demo.run(_layout(args), rate=args.rate, stream_n=args.transactions)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -363,9 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_deploy
     )
     sub.add_parser("destroy", help="remove the deployed stack").set_defaults(func=cmd_destroy)
-    sub.add_parser(
-        "demo", help="start, deploy and send one event through each trigger"
-    ).set_defaults(func=cmd_demo)
+    p = sub.add_parser(
+        "demo", help="the whole loop: ingest, train, score, label, drift, retrain, summary"
+    )
+    p.add_argument("--rate", type=int, default=200, help="transactions a second on Kinesis")
+    p.add_argument("--transactions", type=int, default=2_000, help="how many to stream")
+    p.set_defaults(func=cmd_demo)
     p = sub.add_parser(
         "ingest", help="upload a file to landing/<contract>/ and wait for its manifest"
     )

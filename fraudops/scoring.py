@@ -99,6 +99,21 @@ def decision(layout: Layout, transaction_id: str) -> dict[str, Any] | None:
     return json.loads(item["doc"]["S"]) if item else None
 
 
+def decisions_by_id(ddb: Any, table: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The decisions of ``ids`` that are in the decisions table (BatchGetItem, consistent
+    reads, unprocessed keys retried)."""
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 100):
+        keys = [{"transaction_id": {"S": t}} for t in ids[i : i + 100]]
+        request: Any = {table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            resp = ddb.batch_get_item(RequestItems=request)
+            for item in resp["Responses"].get(table, []):
+                found[item["transaction_id"]["S"]] = json.loads(item["doc"]["S"])
+            request = resp.get("UnprocessedKeys") or {}
+    return found
+
+
 def all_decisions(layout: Layout) -> list[dict[str, Any]]:
     """Every decision in the table (a scan: for a demo or a test; analyses read the decisions
     zone, curated/decisions/, instead)."""

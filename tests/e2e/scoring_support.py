@@ -5,12 +5,11 @@ promoted the way the pipeline and the CLI do."""
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fraudops import generator, training
+from fraudops import generator, scoring, training
 from fraudops.clients import poll
 from fraudops.paths import Layout
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
@@ -57,16 +56,7 @@ def send_in_order(aws: Any, outputs: dict[str, str], rows: list[dict[str, Any]])
 
 
 def decisions_of(aws: Any, outputs: dict[str, str], ids: list[str]) -> dict[str, dict[str, Any]]:
-    ddb, table, found = aws("dynamodb"), outputs["DecisionsTableName"], {}
-    for i in range(0, len(ids), 100):
-        keys = [{"transaction_id": {"S": t}} for t in ids[i : i + 100]]
-        request: Any = {table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            resp = ddb.batch_get_item(RequestItems=request)
-            for item in resp["Responses"].get(table, []):
-                found[item["transaction_id"]["S"]] = json.loads(item["doc"]["S"])
-            request = resp.get("UnprocessedKeys") or {}
-    return found
+    return scoring.decisions_by_id(aws("dynamodb"), outputs["DecisionsTableName"], ids)
 
 
 def wait_decided(aws: Any, outputs: dict[str, str], ids: list[str], timeout: float = 240) -> dict:
