@@ -201,3 +201,12 @@ def test_features_of_another_length_are_nulls_not_shifted_columns() -> None:
     assert report.result is not None
     assert all(d.all_null for d in report.result.features.values())
     assert report.result.score.psi is not None  # the score is still watched
+
+
+def test_one_hot_feature_names_are_published_without_an_equals_sign() -> None:
+    from fraudops_shared.runtime.observability import feature_dimension
+
+    # LocalStack's ListMetrics fails on a stored dimension value holding '=' (every SEARCH too)
+    assert feature_dimension("channel=pos") == "channel:pos"
+    assert feature_dimension("log_amount") == "log_amount"
+    assert len(feature_dimension("x" * 400)) == 250

@@ -194,6 +194,13 @@ def emit_api_metrics(contract: str, *, outcome: str | None, latency_ms: float) -
     doc.flush_metrics()
 
 
+def feature_dimension(name: str) -> str:
+    """A feature's name as a metric dimension value: one-hot names (``channel=pos``) with ':'
+    for '=' (LocalStack's ListMetrics splits stored dimensions on '=' and fails on such a
+    value, which breaks every SEARCH; measured), at most 250 characters."""
+    return name.replace("=", ":")[:250]
+
+
 def emit_drift_metrics(contract: str, report: DriftReport) -> None:
     """One watch: nothing but the window's decision count when there is nothing to compare
     (no datapoint is not a zero: the alarm treats missing data as not breaching)."""
@@ -212,7 +219,7 @@ def emit_drift_metrics(contract: str, report: DriftReport) -> None:
             continue
         per_feature = EphemeralMetrics()
         per_feature.add_dimension(name="contract", value=contract)
-        per_feature.add_dimension(name="feature", value=name[:250])
+        per_feature.add_dimension(name="feature", value=feature_dimension(name))
         per_feature.add_metric(name=METRIC_FEATURE_PSI, unit=MetricUnit.NoUnit, value=drift.psi)
         per_feature.flush_metrics()
 
