@@ -258,6 +258,13 @@ def test_a_failed_run_is_recorded(reg: ModelRegistry) -> None:
     assert [r["run_id"] for r in reg.list_runs(C)] == ["run-x"]
 
 
+def test_the_alarm_that_started_a_run_is_kept_as_a_document(reg: ModelRegistry) -> None:
+    trigger = {"alarm": "drift", "state": "ALARM", "at": "2026-12-02T10:00:00Z"}
+    reg.record_failure(contract=C, run_id="run-t", error="E", reason="r", trigger=trigger)
+    stored = reg.get_run(C, "run-t")
+    assert stored is not None and stored["trigger"] == trigger  # a mapping, in either store
+
+
 def test_record_failure_never_overwrites_a_registered_run(reg: ModelRegistry) -> None:
     register(reg, "run-1")
     # When a failure is recorded for a run that already registered its model (a late Catch)

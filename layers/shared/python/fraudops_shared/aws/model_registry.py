@@ -53,6 +53,7 @@ _JSON_FIELDS = (
     "lineage",
     "history",
     "dataset",
+    "trigger",  # the alarm that started a retraining (run and version records)
 )
 _CONFLICTS = ("TransactionCanceledException", "ConditionalCheckFailedException")
 
