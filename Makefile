@@ -103,16 +103,19 @@ lint: $(VENV)/.stamp ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: install ## every benchmark (each prints its figures and writes bench-results.json)
+bench: install ## every benchmark (each writes bench-results.json), then its rows as one table with aims, and the machine
 	$(PY) -m benchmarks.platform
 	$(PY) -m benchmarks.validation
 	$(PY) -m benchmarks.ingestion
 	$(PY) -m benchmarks.training
 	$(PY) -m benchmarks.feature_value
+	$(PY) -m benchmarks.features
 	$(PY) -m benchmarks.scoring
+	$(PY) -m benchmarks.explain
 	$(PY) -m benchmarks.scoring_deployed
 	$(PY) -m benchmarks.drift
 	$(PY) -m benchmarks.monitoring
+	$(PY) -m benchmarks.results
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,11 @@ Reported: LocalStack start time and RSS; cold and warm invoke latency through Lo
 and p95) next to a baseline in the same run (GetFunction, an API call that runs no code, so the
 ratio is the executor's own cost); invokes/s with 4 concurrent callers; RSS per execution
 environment; optionally the CDK deploy time of the fraudops stack.
+
+At the end the figures are printed as rows and written to ``bench-results.json`` by
+``benchmarks.results`` (unless ``--no-write``), named ``platform.<figure>``: a cold or warm
+invoke's median (p50) and p95 have GetFunction's median and p95 of the same run as baseline; the
+ratio is baseline / value, the inverse of the printed "warm invoke / baseline".
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks.results import print_rows, record, row
 from benchmarks.stack import free_port
 from fraudops import localstack
 from fraudops.paths import Layout
@@ -64,10 +71,38 @@ def _children_rss_mb(pid: int) -> list[float]:
     return out
 
 
+def rows_of(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``bench-results.json`` from the figures ``main`` collects in ``results``;
+    a figure that is missing (a RSS that could not be read, no ``--deploy``) has no row."""
+    out = []
+    if (start := results.get("start_s")) is not None:
+        out.append(row("platform.localstack_start", start, "s"))
+    if (idle := results.get("idle_rss_mb")) is not None:
+        out.append(row("platform.localstack_idle_rss", idle, "MB"))
+    base = results.get("baseline_ms") or {}
+    if cold := results.get("cold_ms"):
+        out.append(row("platform.invoke_cold_p50", cold["median"], "ms", base.get("median")))
+        out.append(row("platform.invoke_cold_p95", cold["p95"], "ms", base.get("p95")))
+    if warm := results.get("warm_ms"):
+        out.append(row("platform.invoke_warm_p50", warm["median"], "ms", base.get("median")))
+        out.append(row("platform.invoke_warm_p95", warm["p95"], "ms", base.get("p95")))
+    if (rate := results.get("invokes_per_s")) is not None:
+        out.append(row("platform.invokes_per_s_4_callers", rate, "invokes/s"))
+    if rss := results.get("env_rss_mb"):
+        out.append(row("platform.env_rss_p50", statistics.median(rss), "MB"))
+        out.append(row("platform.env_rss_max", max(rss), "MB"))
+    if (busy := results.get("busy_rss_mb")) is not None:
+        out.append(row("platform.localstack_busy_rss", busy, "MB"))
+    if (deploy_s := results.get("deploy_s")) is not None:
+        out.append(row("platform.cdk_deploy", deploy_s, "s"))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--deploy", action="store_true", help="also time a CDK deploy")
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     layout = Layout.from_env(port=free_port(), state_dir=tempfile.mkdtemp(prefix="fraudops-bench-"))
@@ -169,6 +204,12 @@ def main() -> int:
     finally:
         print(localstack.stop(layout))
     print(json.dumps(results, default=float), file=sys.stderr)
+    rows = rows_of(results)
+    print("Rows for bench-results.json (ratio: baseline / value)")
+    print_rows(rows)
+    if not args.no_write:
+        record(rows)
+        print(f"{len(rows)} rows written to bench-results.json")
     return 0
 
 

@@ -30,6 +30,14 @@ Prints figures and ratios, never asserts on them:
    p99 and the ratio sklearn / onnx; scikit-learn with its default threads (OpenMP, all cores)
    and limited to one. The machine's load average is printed: on a shared 2-core machine it
    moves the figures (the boosted model's OpenMP fit and single-row predictions most).
+
+At the end the figures are printed as rows and written to ``bench-results.json`` by
+``benchmarks.results`` (unless ``--no-write``): ``training.pipeline_<rows>.<contract>.<figure>``
+(ingest, snapshot, execution wall time and Step Functions seconds, each task state's seconds,
+the fit seconds and AUPRC and ROC-AUC per candidate, the largest Max Memory Used per function;
+the median over ``--repeat`` of the executions that succeeded, and how many failed) and
+``training.scoring_<rows>.<candidate>.<figure>``, where onnxruntime's times have scikit-learn's
+(default threads, or ``_vs_1_thread``) as baseline, the ratio sklearn / onnx as printed.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.results import print_rows, record, row
 from benchmarks.stack import deployed_stack, parse_report
 from fraudops.generator import (
     generate_creditcard_benchmark,
@@ -544,6 +553,109 @@ def bench_scoring(rows: int, repeat: int) -> dict[str, Any]:
     return results
 
 
+# ----------------------------------------------------------------------------- rows
+
+
+def _size(rows: int) -> str:
+    """``285k`` for 285,000 rows (thousands, as other benchmarks name sizes); below 1,000 as is."""
+    return f"{rows // 1000}k" if rows >= 1000 else str(rows)
+
+
+def pipeline_rows(pipeline: Mapping[str, Any], rows: int) -> list[dict[str, Any]]:
+    """The rows of ``bench-results.json`` from ``bench_pipeline``'s results: per contract,
+    ingest and snapshot seconds, then the median over the executions that succeeded of the wall
+    time, Step Functions' seconds, each task state's seconds (Train per candidate), the fit
+    seconds the function measured, AUPRC and ROC-AUC per candidate and the largest Max Memory
+    Used per function (Train per candidate); and how many executions failed."""
+    out = []
+    for contract, found in pipeline.items():
+        prefix = f"training.pipeline_{_size(rows)}.{contract}"
+        runs = found.get("runs") or []
+        ok = [r for r in runs if r.get("status") == "SUCCEEDED"]
+        out += [
+            row(f"{prefix}.ingest", found["ingest_s"], "s"),
+            row(f"{prefix}.snapshot", found["snapshot_s"], "s"),
+            row(f"{prefix}.failed_executions", len(runs) - len(ok), "executions"),
+        ]
+        if ok:
+            wall = statistics.median(r["wall_s"] for r in ok)
+            sfn = statistics.median(r["sfn_s"] for r in ok)
+            out.append(row(f"{prefix}.execution_wall", wall, "s"))
+            out.append(row(f"{prefix}.execution_sfn", sfn, "s"))
+        states: dict[str, list[float]] = {}
+        fits: dict[str, list[float]] = {}
+        memory: dict[str, list[float]] = {}
+        auprc: dict[str, list[float]] = {}
+        roc_auc: dict[str, list[float]] = {}
+        for run in ok:
+            for name, seconds, candidate, fit in run.get("states") or []:
+                if name not in STATES:
+                    continue
+                label = f"{name}.{candidate}" if candidate else name
+                states.setdefault(label.lower(), []).append(seconds)
+                if candidate and fit is not None:
+                    fits.setdefault(candidate, []).append(fit)
+            for state, reports in (run.get("reports") or {}).items():
+                for report in reports:
+                    if "max_memory_mb" in report:
+                        label = f"{state}.{report['did']}" if report.get("did") else state
+                        memory.setdefault(label.lower(), []).append(report["max_memory_mb"])
+            for candidate, metrics in (run.get("candidates") or {}).items():
+                if metrics.get("auprc") is not None:
+                    auprc.setdefault(candidate, []).append(metrics["auprc"])
+                if metrics.get("roc_auc") is not None:
+                    roc_auc.setdefault(candidate, []).append(metrics["roc_auc"])
+        for label, values in states.items():
+            out.append(row(f"{prefix}.state.{label}", statistics.median(values), "s"))
+        for candidate, values in fits.items():
+            out.append(row(f"{prefix}.fit.{candidate}", statistics.median(values), "s"))
+        for label, values in memory.items():
+            out.append(row(f"{prefix}.max_memory.{label}", max(values), "MB"))
+        for candidate, values in auprc.items():
+            median = statistics.median(values)
+            out.append(row(f"{prefix}.auprc.{candidate}", median, "auprc", higher_is_better=True))
+        for candidate, values in roc_auc.items():
+            median = statistics.median(values)
+            out.append(
+                row(f"{prefix}.roc_auc.{candidate}", median, "roc_auc", higher_is_better=True)
+            )
+    return out
+
+
+def scoring_rows(scoring: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``bench-results.json`` from ``bench_scoring``'s results: the dataset's build
+    seconds, and per candidate its fit, export and session creation times, ONNX size, the
+    largest |sklearn - onnx|, and onnxruntime's median and p99 for one row and a batch with
+    scikit-learn's (default threads; medians also against one thread) as baseline."""
+    prefix = f"training.scoring_{_size(scoring['rows'])}"
+    out = [row(f"{prefix}.dataset_build", scoring["build_s"], "s")]
+    for name, c in scoring.items():
+        if not isinstance(c, Mapping):
+            continue
+        one, batch = c["single_us"], c["batch_ms"]
+        onnx_1, sk_1, sk1_1 = one["onnx"], one["sklearn"], one["sklearn_1_thread"]
+        onnx_b, sk_b, sk1_b = batch["onnx"], batch["sklearn"], batch["sklearn_1_thread"]
+        out += [
+            row(f"{prefix}.{name}.fit", c["fit_s"], "s"),
+            row(f"{prefix}.{name}.onnx_export", c["export_s"], "s"),
+            row(f"{prefix}.{name}.onnx_size", c["onnx_bytes"], "bytes"),
+            row(f"{prefix}.{name}.session_create", c["session_ms"], "ms"),
+            row(f"{prefix}.{name}.max_abs_diff", c["max_abs_diff"], "abs"),
+            row(f"{prefix}.{name}.single_p50", onnx_1["median"], "us", sk_1["median"]),
+            row(f"{prefix}.{name}.single_p99", onnx_1["p99"], "us", sk_1["p99"]),
+            row(f"{prefix}.{name}.single_p50_vs_1_thread", onnx_1["median"], "us", sk1_1["median"]),
+            row(f"{prefix}.{name}.batch_{BATCH_ROWS}_p50", onnx_b["median"], "ms", sk_b["median"]),
+            row(f"{prefix}.{name}.batch_{BATCH_ROWS}_p99", onnx_b["p99"], "ms", sk_b["p99"]),
+            row(
+                f"{prefix}.{name}.batch_{BATCH_ROWS}_p50_vs_1_thread",
+                onnx_b["median"],
+                "ms",
+                sk1_b["median"],
+            ),
+        ]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=285_000)
@@ -551,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-pipeline", action="store_true", help="only the in-process scoring part"
     )
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -562,6 +675,13 @@ def main(argv: list[str] | None = None) -> int:
     print(_load("end"))
     print(f"total {time.perf_counter() - started:.0f} s")
     print(json.dumps(results, default=float), file=sys.stderr)
+    rows = pipeline_rows(results.get("pipeline") or {}, args.rows)
+    rows += scoring_rows(results["scoring"])
+    print("Rows for bench-results.json (ratio: baseline / value, above 1 when better)")
+    print_rows(rows)
+    if not args.no_write:
+        record(rows)
+        print(f"{len(rows)} rows written to bench-results.json")
     return 0
 
 
