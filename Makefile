@@ -15,7 +15,7 @@ FRAUDOPS := $(VENV)/bin/fraudops
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install up down status deploy destroy demo test test-unit test-infra test-integration lint bench clean
+.PHONY: help install up down status deploy synth-aws deploy-aws destroy demo test test-unit test-infra test-integration lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,16 @@ status: $(VENV)/.stamp ## LocalStack state and the deployed stack's resources
 deploy: install ## deploy the CDK app to the running host LocalStack (bootstrap included)
 	$(FRAUDOPS) deploy
 
+# --- AWS: the `aws` stage (keeps data on stack deletion, production alarm periods) -----------
+synth-aws: $(VENV)/.stamp node_modules/.stamp ## the AWS stage's template, without credentials; cdk-nag errors fail it
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+		AWS_EC2_METADATA_DISABLED=true FRAUDOPS_STAGE=aws \
+		node_modules/.bin/cdk synth --quiet --output cdk.out.aws
+
+deploy-aws: install ## deploy to the AWS account of your credentials (bootstrap included)
+	FRAUDOPS_STAGE=aws node_modules/.bin/cdk bootstrap --output cdk.out.aws
+	FRAUDOPS_STAGE=aws node_modules/.bin/cdk deploy --output cdk.out.aws --require-approval broadening
+
 destroy: install ## remove the deployed stack
 	$(FRAUDOPS) destroy
 
@@ -118,4 +128,4 @@ bench: install ## every benchmark (each writes bench-results.json), then its row
 	$(PY) -m benchmarks.results
 
 clean: ## remove generated state (keeps the environments)
-	rm -rf cdk.out .localstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out cdk.out.aws .localstack .pytest_cache .mypy_cache .ruff_cache
