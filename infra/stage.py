@@ -34,6 +34,9 @@ class StageConfig:
     score_api_timeout_seconds: int = c.SCORE_API_TIMEOUT_SECONDS
     # The period of the alarms on counts, errors and rates (ingestion and scoring).
     alarm_period_seconds: int = c.ALARM_PERIOD_SECONDS
+    # How far behind a stream consumer may fall (RecordAgeMs), for how many 1-minute periods.
+    iterator_age_threshold_ms: int = c.ITERATOR_AGE_THRESHOLD_MS
+    iterator_age_evaluation_periods: int = c.ITERATOR_AGE_EVALUATION_PERIODS
     # The drift watch: how often it runs, over how many seconds of decisions, and the drift
     # alarm's period (shorter locally, so an end-to-end test sees the alarm in minutes).
     drift_schedule_minutes: int = c.DRIFT_SCHEDULE_MINUTES
@@ -60,6 +63,8 @@ _STAGES = {
         powertools_trace_disabled=True,
         score_api_timeout_seconds=c.SCORE_API_TIMEOUT_LOCAL_SECONDS,
         alarm_period_seconds=c.ALARM_PERIOD_LOCAL_SECONDS,
+        iterator_age_threshold_ms=c.ITERATOR_AGE_THRESHOLD_LOCAL_MS,
+        iterator_age_evaluation_periods=c.ITERATOR_AGE_EVALUATION_PERIODS_LOCAL,
         drift_schedule_minutes=c.DRIFT_SCHEDULE_LOCAL_MINUTES,
         drift_window_seconds=c.DRIFT_WINDOW_LOCAL_SECONDS,
         drift_alarm_period_seconds=c.DRIFT_ALARM_PERIOD_LOCAL_SECONDS,

@@ -18,7 +18,7 @@ from fraudops_shared.ingestion.records import KinesisRecord
 from fraudops_shared.ingestion.scoring_feed import Feed
 from fraudops_shared.ingestion.stream import StreamIngestion
 from fraudops_shared.lake.zones import zones_from_env
-from fraudops_shared.runtime import settings
+from fraudops_shared.runtime import observability, settings
 from fraudops_shared.runtime.observability import emit_stream_metrics, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -47,6 +47,7 @@ def ingestion(stream_arn: str, now: datetime) -> StreamIngestion:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
+@observability.stream_consumer(settings.FN_INGEST_STREAM)  # how far behind; fault injection
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     now, records = datetime.now(UTC), event["Records"]
     batch = ingestion(records[0]["eventSourceARN"] if records else "stream/none", now)

@@ -18,6 +18,7 @@ from fraudops_shared.aws import wiring
 from fraudops_shared.contracts.schema import load_contract
 from fraudops_shared.features.transforms import feature_set
 from fraudops_shared.runtime import settings
+from fraudops_shared.runtime.faults import inject
 from fraudops_shared.runtime.observability import emit_api_metrics, logger, metrics, tracer
 from fraudops_shared.scoring.api import ApiScoring, answer_json
 from fraudops_shared.scoring.reporting import report_refusals
@@ -43,6 +44,7 @@ def body_of(event: dict[str, Any]) -> bytes:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    inject(settings.FN_SCORE_API)  # off unless the deployment asks: a crash, not an answer
     started = time.perf_counter()
     answer = API.score(body_of(event), request_id=context.aws_request_id)
     latency = (time.perf_counter() - started) * 1000

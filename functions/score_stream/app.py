@@ -20,8 +20,7 @@ from fraudops_shared.contracts.schema import load_contract
 from fraudops_shared.features.transforms import feature_set
 from fraudops_shared.ingestion.records import KinesisRecord
 from fraudops_shared.runtime import settings
-from fraudops_shared.runtime.faults import inject
-from fraudops_shared.runtime.observability import logger, metrics, tracer
+from fraudops_shared.runtime.observability import logger, metrics, stream_consumer, tracer
 from fraudops_shared.scoring.replay import replay_parked
 from fraudops_shared.scoring.reporting import report
 from fraudops_shared.scoring.stream import StreamScoring
@@ -38,8 +37,8 @@ logger.info("initialised", extra={"imports_ms": round((IMPORTED - STARTED) * 100
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
+@stream_consumer(settings.FN_SCORE_STREAM)  # how far behind; fault injection (off)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    inject(settings.FN_SCORE_STREAM)  # off unless the deployment asks (runtime.faults)
     now, ports = datetime.now(UTC), wiring.scoring_adapters()
     parked, log = wiring.parked_store(), wiring.scoring_log()
     if "Records" not in event:  # the registry's Model Promoted event, or a manual replay

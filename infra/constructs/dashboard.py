@@ -30,7 +30,7 @@ from fraudops_shared.runtime import settings
 from infra import constants as c
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.model_watch import ModelWatch
-from infra.constructs.monitoring import SOURCES, ingestion_metric, rejection_rate
+from infra.constructs.monitoring import SOURCES, ingestion_metric, record_age
 from infra.constructs.scoring import Scoring
 from infra.constructs.training import Training
 
@@ -134,8 +134,14 @@ class Dashboard(Construct):
                 width=HALF,
             ),
             cw.GraphWidget(
-                title="Rejection rate (%)",
-                left=[rejection_rate(s, k) for s in SOURCES for k in contracts],
+                title="Rejected share of each file or batch (%, average)",
+                left=[
+                    ingestion_metric(c.METRIC_REJECTED_PERCENT, s, k, "Average").with_(
+                        label=f"{s.name}/{k} rejected %"
+                    )
+                    for s in SOURCES
+                    for k in contracts
+                ],
                 left_annotations=[
                     cw.HorizontalAnnotation(value=c.REJECTION_RATE_THRESHOLD_PERCENT, label="alarm")
                 ],
@@ -159,7 +165,7 @@ class Dashboard(Construct):
                 width=HALF,
             ),
             cw.GraphWidget(
-                title="Freshness lag (s): p95 and max",
+                title="Freshness lag (s): average and max",
                 left=[
                     ingestion_metric(c.METRIC_FRESHNESS_LAG, s, k, stat).with_(
                         label=f"{s.name}/{k} {stat}"
@@ -200,15 +206,10 @@ class Dashboard(Construct):
                     ),
                 ],
                 right=[
-                    fn.function.metric(
-                        "IteratorAge",
-                        statistic="Maximum",
-                        period=Duration.seconds(c.ITERATOR_AGE_PERIOD_SECONDS),
-                        label=f"{who} iterator age (ms)",
-                    )
+                    record_age(fn).with_(label=f"{who} records' age on arrival (ms)")
                     for who, fn in (
-                        ("ingestion", ingestion.stream_fn),
-                        ("scoring", scoring.stream_fn),
+                        ("ingestion", c.FN_INGEST_STREAM),
+                        ("scoring", c.FN_SCORE_STREAM),
                     )
                 ],
                 width=HALF,

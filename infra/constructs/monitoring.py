@@ -68,25 +68,13 @@ def ingestion_metric(
     )
 
 
-def _metric_id(*parts: str) -> str:
-    """Metric-math ids: lowercase start, letters, digits and underscores, unique per graph."""
-    return "_".join(p.replace("-", "_") for p in parts).lower()
-
-
-def rejection_rate(
-    source: Source, contract: str, period_s: int = c.ALARM_PERIOD_SECONDS
-) -> cw.MathExpression:
-    records_in = _metric_id("in", source.name, contract)
-    rejected = _metric_id("rejected", source.name, contract)
-    return cw.MathExpression(
-        expression=f"IF({records_in} > 0, 100 * FILL({rejected}, 0) / {records_in}, 0)",
-        using_metrics={
-            records_in: ingestion_metric(c.METRIC_RECORDS_IN, source, contract, "Sum", period_s),
-            rejected: ingestion_metric(
-                c.METRIC_RECORDS_REJECTED, source, contract, "Sum", period_s
-            ),
-        },
-        label=f"{source.name}/{contract} rejected %",
+def record_age(service: str, period_s: int = c.ITERATOR_AGE_PERIOD_SECONDS) -> cw.Metric:
+    """How far a stream consumer is behind (the oldest record of its batches, on arrival)."""
+    return cw.Metric(
+        namespace=c.METRICS_NAMESPACE,
+        metric_name=c.METRIC_RECORD_AGE,
+        dimensions_map={c.METRIC_DIM_SERVICE: service},
+        statistic="Maximum",
         period=Duration.seconds(period_s),
     )
 
@@ -172,15 +160,22 @@ class Monitoring(Construct):
         period = Duration.seconds(period_s)
         for source in SOURCES:
             for contract in contracts:
+                if source.name == "stream" and contract != c.STREAM_CONTRACT:
+                    continue  # no stream carries it: an alarm that could never fire
                 add(
                     f"{c.ALARM_REJECTION_RATE}-{source.name}-{contract}",
-                    rejection_rate(source, contract, period_s),
-                    f"More than {c.REJECTION_RATE_THRESHOLD_PERCENT:g}% of the {contract} records "
-                    f"{source.name} ingestion read in one alarm period were rejected "
-                    "(quarantined): look at quarantine/ and the Rejected_<rule> metrics.",
+                    ingestion_metric(
+                        c.METRIC_REJECTED_PERCENT, source, contract, "Average", period_s
+                    ),
+                    f"On average more than {c.REJECTION_RATE_THRESHOLD_PERCENT:g}% of the records "
+                    f"of each {contract} file or batch {source.name} ingestion read in one alarm "
+                    "period were rejected (quarantined): look at quarantine/ and the "
+                    "RecordsRejectedByRule metric.",
                     c.REJECTION_RATE_THRESHOLD_PERCENT,
                     c.REJECTION_RATE_EVALUATION_PERIODS,
                 )
+                if contract not in c.FRESHNESS_CONTRACTS:
+                    continue
                 add(
                     f"{c.ALARM_FRESHNESS_LAG}-{source.name}-{contract}",
                     ingestion_metric(
@@ -204,8 +199,10 @@ class Monitoring(Construct):
         add(
             c.ALARM_DLQ_DEPTH,
             dlq_depth,
-            "Stream batches were given up on (retries exhausted or too old): their pointers wait "
-            "in the on-failure queue; the records expire with the stream's retention.",
+            "A given-up batch or file the accounting functions could not keep within the "
+            "queue's receive limit waits in the unaccounted queue: neither kept nor counted. "
+            "Fix the cause (their logs), then redrive it to its on-failure queue "
+            "(StartMessageMoveTask) before the stream's retention expires its records.",
             c.DLQ_DEPTH_THRESHOLD,
             1,
         )
@@ -237,18 +234,14 @@ class Monitoring(Construct):
                 0,
                 1,
             )
-        iterator_age = ingestion.stream_fn.function.metric(
-            "IteratorAge",
-            statistic="Maximum",
-            period=Duration.seconds(c.ITERATOR_AGE_PERIOD_SECONDS),
-        )
         add(
             c.ALARM_ITERATOR_AGE,
-            iterator_age,
-            f"Stream ingestion is more than {c.ITERATOR_AGE_THRESHOLD_MS // 1000} s behind the "
-            "newest record (IteratorAge): it cannot keep up, or a batch keeps failing.",
-            c.ITERATOR_AGE_THRESHOLD_MS,
-            c.ITERATOR_AGE_EVALUATION_PERIODS,
+            record_age(c.FN_INGEST_STREAM),
+            f"Stream ingestion got records more than {stage.iterator_age_threshold_ms // 1000} s "
+            f"old ({c.METRIC_RECORD_AGE}, like Lambda's IteratorAge): it cannot keep up, is "
+            "paused, or a batch keeps failing.",
+            stage.iterator_age_threshold_ms,
+            stage.iterator_age_evaluation_periods,
         )
 
         # --- scoring -----------------------------------------------------------------------
@@ -264,17 +257,14 @@ class Monitoring(Construct):
                 0,
                 1,
             )
+        scoring_age_ms = min(c.SCORING_ITERATOR_AGE_THRESHOLD_MS, stage.iterator_age_threshold_ms)
         add(
             c.ALARM_SCORING_ITERATOR_AGE,
-            scoring.stream_fn.function.metric(
-                "IteratorAge",
-                statistic="Maximum",
-                period=Duration.seconds(c.ITERATOR_AGE_PERIOD_SECONDS),
-            ),
-            f"Scoring is more than {c.SCORING_ITERATOR_AGE_THRESHOLD_MS // 1000} s behind the "
-            "scoring feed (IteratorAge): decisions come late.",
-            c.SCORING_ITERATOR_AGE_THRESHOLD_MS,
-            c.ITERATOR_AGE_EVALUATION_PERIODS,
+            record_age(c.FN_SCORE_STREAM),
+            f"Scoring got feed records more than {scoring_age_ms // 1000} s old "
+            f"({c.METRIC_RECORD_AGE}, like Lambda's IteratorAge): decisions come late.",
+            scoring_age_ms,
+            stage.iterator_age_evaluation_periods,
         )
         for name, _, service in scorers:
             add(

@@ -10,6 +10,7 @@ import pytest
 
 from fraudops import deploy, monitor
 from fraudops.paths import Layout
+from tests.e2e.alarm_support import Faults
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +26,13 @@ def stack(ls_layout: Layout) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def outputs(stack: dict[str, Any]) -> dict[str, str]:
     return dict(stack["outputs"])
+
+
+@pytest.fixture
+def fault(aws: Any, outputs: dict[str, str]) -> Iterator[Faults]:
+    """Fault injection for the test's functions, switched off again after it."""
+    faults = Faults(aws, outputs)
+    try:
+        yield faults
+    finally:
+        faults.clear()

@@ -1,6 +1,7 @@
 """Every alarm LocalStack can evaluate, driven to ALARM by its real cause and back to OK, on the
 deployed stack with the local stage's 60 s periods: the batch function and the stream scorer
-crashing (fault injection, ``runtime.faults``) and a tampered champion refused by the scorer.
+crashing, the API scorer crashing (fault injection, ``runtime.faults``) and a tampered champion
+refused by both scorers.
 Nothing is lost on the way: the crashed file is kept and counted, the crashed batch is decided
 once the fault clears. (Drift and precision: their own modules.)
 
@@ -10,19 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fraudops import ingest, scoring
 from fraudops.clients import poll
 from fraudops.paths import Layout
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
 from fraudops_shared.registry.models import ModelRegistry
-from fraudops_shared.runtime.faults import FAULT_ENV
 from infra import constants as c
+from tests.e2e.alarm_support import PERIOD, Faults, alarm, all_reach, reaches
 from tests.e2e.ledger import CONTRACT, accounts, as_json
 from tests.e2e.scoring_support import (
     register,
@@ -33,46 +31,9 @@ from tests.e2e.scoring_support import (
 )
 from tests.unit.scoring.champions import model_bytes
 
-PERIOD = c.ALARM_PERIOD_LOCAL_SECONDS
-
-
-def alarm(aws: Any, key: str) -> dict[str, Any]:
-    found = aws("cloudwatch").describe_alarms(AlarmNames=[f"{c.STACK_NAME}-{key}"])
-    (props,) = found["MetricAlarms"]
-    return dict(props)
-
-
-def reaches(aws: Any, key: str, state: str, periods: int = 5) -> dict[str, Any]:
-    found = poll(
-        lambda: (a := alarm(aws, key))["StateValue"] == state and a,
-        timeout=periods * PERIOD, interval=5, what=f"alarm {key} in {state}",
-    )  # fmt: skip
-    assert isinstance(found, dict)
-    return found
-
-
-@pytest.fixture
-def fault(aws: Any) -> Iterator[Any]:
-    """Switch fault injection on for a function (by its stack output) and off again after."""
-    lam, touched = aws("lambda"), []
-
-    def set_fault(output: str, folder: str | None, outputs: dict[str, str]) -> None:
-        fn = outputs[output]
-        env = lam.get_function_configuration(FunctionName=fn)["Environment"]["Variables"]
-        env = {k: v for k, v in env.items() if k != FAULT_ENV}
-        if folder:
-            env[FAULT_ENV] = folder
-            touched.append((output, outputs))
-        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
-        lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
-
-    yield set_fault
-    for output, outputs in touched:
-        set_fault(output, None, outputs)
-
 
 def test_a_crashing_batch_function_fires_its_alarm_keeps_the_file_and_clears(
-    ls_layout: Layout, aws: Any, outputs: dict[str, str], fault: Any, tmp_path: Path
+    ls_layout: Layout, aws: Any, outputs: dict[str, str], fault: Faults, tmp_path: Path
 ) -> None:
     assert alarm(aws, c.ALARM_BATCH_ERRORS)["StateValue"] != "ALARM"
     rows = transactions(3, 3, seed=401, tag=f"crash-{uuid.uuid4().hex[:6]}")
@@ -80,7 +41,7 @@ def test_a_crashing_batch_function_fires_its_alarm_keeps_the_file_and_clears(
     path.write_bytes(b"".join(as_json(r) + b"\n" for r in rows))
     before = accounts(ls_layout, outputs, "s3")
     # Given the batch function crashes on every invocation
-    fault("IngestBatchFunctionName", c.FN_INGEST_BATCH, outputs)
+    fault.set(c.OUT_INGEST_BATCH_FN, c.FN_INGEST_BATCH)
     # When a file lands, Then its Errors fire the alarm while Lambda retries it
     ingest.ingest_file(ls_layout, path, CONTRACT, wait=False)
     fired = reaches(aws, c.ALARM_BATCH_ERRORS, "ALARM")
@@ -93,12 +54,12 @@ def test_a_crashing_batch_function_fires_its_alarm_keeps_the_file_and_clears(
     )  # fmt: skip
     assert kept
     # When the fault is cleared, Then a period without errors brings the alarm back to OK
-    fault("IngestBatchFunctionName", None, outputs)
+    fault.set(c.OUT_INGEST_BATCH_FN, None)
     reaches(aws, c.ALARM_BATCH_ERRORS, "OK")
 
 
 def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_later(
-    ls_layout: Layout, aws: Any, outputs: dict[str, str], fault: Any
+    ls_layout: Layout, aws: Any, outputs: dict[str, str], fault: Faults
 ) -> None:
     key = f"{c.ALARM_SCORING_ERRORS}-stream"
     assert alarm(aws, key)["StateValue"] != "ALARM"
@@ -106,7 +67,7 @@ def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_l
     ids = [r["transaction_id"] for r in rows]
     before = scoring_counts(ls_layout, outputs)
     # Given the stream scorer crashes on every invocation, When transactions arrive
-    fault("ScoreStreamFunctionName", c.FN_SCORE_STREAM, outputs)
+    fault.set(c.OUT_SCORE_STREAM_FN, c.FN_SCORE_STREAM)
     send_in_order(aws, outputs, rows)
     # Then its Errors fire the alarm
     fired = reaches(aws, key, "ALARM")
@@ -127,7 +88,7 @@ def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_l
         "dead_lettered"]  # fmt: skip
     # When the fault is cleared, Then the operator's re-submission (the signed API) decides
     # them, each once, and a period without errors brings the alarm back to OK
-    fault("ScoreStreamFunctionName", None, outputs)
+    fault.set(c.OUT_SCORE_STREAM_FN, None)
     for row in rows:
         answer = scoring.call_api(ls_layout, as_json(row))
         assert answer.status == 200, answer
@@ -136,23 +97,56 @@ def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_l
     reaches(aws, key, "OK")
 
 
+def test_a_crashing_api_scorer_fires_its_alarm_and_answers_again_once_cleared(
+    ls_layout: Layout, aws: Any, fault: Faults
+) -> None:
+    key = f"{c.ALARM_SCORING_ERRORS}-api"
+    assert alarm(aws, key)["StateValue"] != "ALARM"
+    rows = transactions(3, 3, seed=405, tag=f"apicrash-{uuid.uuid4().hex[:6]}")
+    # Given the API function crashes on every invocation (a crash, not an answer)
+    fault.set(c.OUT_SCORE_API_FN, c.FN_SCORE_API)
+    # When callers post transactions, Then they get a server error and the alarm fires
+    for row in rows[:2]:
+        assert scoring.call_api(ls_layout, as_json(row)).status >= 500
+    fired = reaches(aws, key, "ALARM")
+    assert fired["MetricName"] == "Errors"
+    # When the fault is cleared, Then calls are answered and a period without errors clears it
+    fault.set(c.OUT_SCORE_API_FN, None)
+    answer = scoring.call_api(ls_layout, as_json(rows[2]))
+    assert answer.status == 200, answer
+    reaches(aws, key, "OK")
+
+
 def test_a_tampered_champion_fires_model_rejected_and_rolling_back_clears_it(
     ls_layout: Layout, aws: Any, outputs: dict[str, str]
 ) -> None:
-    key = f"{c.ALARM_MODEL_REJECTED}-stream"
+    keys = [f"{c.ALARM_MODEL_REJECTED}-{scorer}" for scorer in ("stream", "api")]
     registry = ModelRegistry(DynamoRegistryStore(aws("dynamodb"), outputs["StateTableName"]))
     # Given a version whose recorded hash is not its artifact's, promoted past the CLI's check
     tampered = register(ls_layout, aws, outputs, model_bytes("hist_gradient_boosting"),
                         sha=hashlib.sha256(b"other bytes").hexdigest())  # fmt: skip
     registry.promote(CONTRACT, int(tampered["version"]), reason="tampered (alarm test)")
     tag = f"tamper-{uuid.uuid4().hex[:6]}"
-    send_in_order(aws, outputs, transactions(20, 10, seed=403, tag=tag))
-    # Then the scorer refuses it (the last verified champion keeps deciding) and the alarm fires
-    fired = reaches(aws, key, "ALARM")
-    assert fired["MetricName"] == "ModelRejected"
-    # When the champion is rolled back, Then no refusal in a period brings it back to OK
+    rows = transactions(100, 40, seed=403, tag=tag)
+    send_in_order(aws, outputs, rows[:20])
+    # Then both scorers refuse it (the last verified champion keeps deciding, the API still
+    # answers: callers keep calling while the API's cached pointer, re-read every 15 s, moves
+    # on to the tampered version) and both alarms fire
+    calls = iter(rows[20:])
+
+    def api_refused() -> bool:
+        answer = scoring.call_api(ls_layout, as_json(next(calls)))
+        assert answer.status == 200, answer
+        return alarm(aws, keys[1])["StateValue"] == "ALARM"
+
+    poll(api_refused, timeout=5 * PERIOD, interval=5, what="the API's model-rejected alarm")
+    for key in keys:
+        assert reaches(aws, key, "ALARM")["MetricName"] == "ModelRejected"
+    # When the champion is rolled back, Then no refusal in a period brings both back to OK
     registry.rollback(CONTRACT, reason="tampered version withdrawn (alarm test)")
-    rows = transactions(20, 10, seed=404, tag=f"{tag}-after")
-    send_in_order(aws, outputs, rows)
+    rows = transactions(22, 10, seed=404, tag=f"{tag}-after")
+    send_in_order(aws, outputs, rows[:20])
+    for row in rows[20:]:
+        assert scoring.call_api(ls_layout, as_json(row)).status == 200
     wait_decided(aws, outputs, [r["transaction_id"] for r in rows])
-    reaches(aws, key, "OK")
+    all_reach(aws, keys, "OK")

@@ -244,3 +244,17 @@ def test_promoting_a_worse_shadow_is_refused_with_the_numbers_and_forcing_is_rec
     pointer = registry.champion_pointer("transactions")
     assert pointer is not None
     assert "FORCED over live evidence: the shadow is worse" in pointer["history"][-1]["reason"]
+
+
+def test_an_empty_labels_file_lands_as_an_empty_delivery_and_changes_nothing(
+    fraudops_json: Any, tmp_path: Path
+) -> None:
+    before = fraudops_json("monitor", "--json")["quality"]
+    empty = tmp_path / "labels-empty.jsonl"
+    empty.write_bytes(b"")
+    result = fraudops_json("labels", str(empty), "--json")
+    manifest = result["ingest"]["manifest"]
+    # an empty delivery is recorded (its manifest, zero rows), not an error and not a crash
+    assert manifest["status"] == "ingested" and manifest["counts"]["rows_in"] == 0
+    after = result["quality"]
+    assert after["labels"] == before["labels"] and window(after) == window(before)

@@ -40,12 +40,12 @@ def test_the_dashboard_has_every_widget_group(template: Template) -> None:
     widgets = _widgets(template)
     expected = {
         "Records in / valid / rejected": {"RecordsIn", "RecordsValid", "RecordsRejected"},
-        "Rejection rate (%)": {"RecordsIn", "RecordsRejected"},
-        "Freshness lag (s): p95 and max": {c.METRIC_FRESHNESS_LAG},
+        "Rejected share of each file or batch (%, average)": {c.METRIC_REJECTED_PERCENT},
+        "Freshness lag (s): average and max": {c.METRIC_FRESHNESS_LAG},
         "Dead letters and iterator age": {
             "ApproximateNumberOfMessagesVisible",
             "RecordsExpired",
-            "IteratorAge",
+            c.METRIC_RECORD_AGE,
         },
         "Decision latency (ms): p50, p99 and max": {"DecisionLatency"},
         "Decisions by outcome and alert rate": {"Decisions", "RecordsDecided"},

@@ -517,15 +517,18 @@ def test_scoring_alarms_watch_both_scorers_with_the_constants_thresholds(
         ]
     # And scoring-iterator-age: the stream scorer behind the feed by more than the threshold
     age = alarms[c.ALARM_SCORING_ITERATOR_AGE]
+    # (the age the scorer publishes of its batches' oldest record: LocalStack has no IteratorAge)
     assert {k: age[k] for k in ("Namespace", "MetricName", "Statistic", "Period")} == {
-        "Namespace": "AWS/Lambda",
-        "MetricName": "IteratorAge",
+        "Namespace": c.METRICS_NAMESPACE,
+        "MetricName": c.METRIC_RECORD_AGE,
         "Statistic": "Maximum",
         "Period": c.ITERATOR_AGE_PERIOD_SECONDS,
     }
-    assert age["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": stream_fn}}]
-    assert age["Threshold"] == c.SCORING_ITERATOR_AGE_THRESHOLD_MS == 60_000
-    assert age["EvaluationPeriods"] == c.ITERATOR_AGE_EVALUATION_PERIODS
+    assert age["Dimensions"] == [{"Name": c.METRIC_DIM_SERVICE, "Value": c.FN_SCORE_STREAM}]
+    # the local stage's threshold (30 s) is below scoring's own (60 s on AWS)
+    assert c.SCORING_ITERATOR_AGE_THRESHOLD_MS == 60_000
+    assert age["Threshold"] == c.ITERATOR_AGE_THRESHOLD_LOCAL_MS
+    assert age["EvaluationPeriods"] == c.ITERATOR_AGE_EVALUATION_PERIODS_LOCAL
 
 
 def _watched_metrics(props: dict[str, Any]) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:

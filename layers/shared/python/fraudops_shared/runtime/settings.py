@@ -46,7 +46,9 @@ PREFIX_ENVS = {
 # --- the data lake: zones are prefixes of one bucket -------------------------------------------
 # Function folders a function names itself by (fault injection: runtime.faults)
 FN_INGEST_BATCH = "ingest_batch"
+FN_INGEST_STREAM = "ingest_stream"
 FN_SCORE_STREAM = "score_stream"
+FN_SCORE_API = "score_api"
 
 LANDING_PREFIX = "landing/"
 CURATED_PREFIX = "curated/"
