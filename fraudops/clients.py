@@ -1,4 +1,9 @@
-"""boto3 clients for the LocalStack a Layout points at, and bounded waiting."""
+"""boto3 clients for the endpoint a Layout points at (LocalStack, or AWS), and bounded waiting.
+
+On LocalStack the credentials are its test ones and the region ours; on AWS (``--endpoint aws``)
+both come from the normal chain (environment, profile, SSO, instance role), the region falling
+back to ours when none is configured.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,37 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.credentials import Credentials
+from botocore.exceptions import NoCredentialsError
 
 from fraudops.paths import Layout
 
 REGION = "us-east-1"
+LOCALSTACK_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
-def client(layout: Layout, service: str) -> Any:
+def region(layout: Layout) -> str:
+    return (boto3.session.Session().region_name or REGION) if layout.on_aws else REGION
+
+
+def credentials(layout: Layout) -> Credentials:
+    """What requests to ``layout`` are signed with; NoCredentialsError when AWS has none."""
+    if not layout.on_aws:
+        return Credentials("test", "test")
+    found = boto3.session.Session().get_credentials()
+    if found is None:
+        raise NoCredentialsError()
+    return found
+
+
+def client(layout: Layout, service: str, **kwargs: Any) -> Any:
+    keys = {} if layout.on_aws else LOCALSTACK_KEYS
     return boto3.client(
         service,  # type: ignore[call-overload]
-        endpoint_url=layout.endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        endpoint_url=layout.endpoint_url,
+        region_name=region(layout),
+        **keys,
+        **kwargs,
     )
 
 

@@ -33,3 +33,19 @@ def quiet_output(log: Path) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """This process's (and its children's) stdout onto stderr, so that stdout holds nothing but
+    the ``--json`` document printed afterwards."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -32,6 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fraudops.errors import UserError
 from fraudops.paths import Layout
 
 MAX_QUERIES = 500  # GetMetricData: at most 500 queries per call
@@ -76,8 +77,8 @@ SEARCH_CALL = re.compile(
 SEARCH_TERM = re.compile(r'([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(?:"([^"]*)"|(\S+))')
 
 
-class DashboardError(RuntimeError):
-    """Something the user can fix: no stack, no dashboard, a range that does not parse."""
+class DashboardError(UserError):
+    """Something the user can fix: no dashboard, a range that does not parse."""
 
 
 # --- time range -------------------------------------------------------------------------------
@@ -905,37 +906,21 @@ def summary(
 def dashboard_name(layout: Layout) -> str:
     """The deployed stack's dashboard (its output)."""
     from fraudops import deploy
-    from fraudops.clients import client
     from infra.constants import OUT_DASHBOARD_NAME
 
-    try:
-        [stack] = client(layout, "cloudformation").describe_stacks(StackName=deploy.stack_name())[
-            "Stacks"
-        ]
-    except ClientError as exc:
-        raise DashboardError("the stack is not deployed (`fraudops deploy`)") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    if OUT_DASHBOARD_NAME not in outputs:
-        raise DashboardError(f"the deployed stack has no {OUT_DASHBOARD_NAME} output")
-    return str(outputs[OUT_DASHBOARD_NAME])
+    return deploy.outputs(layout, OUT_DASHBOARD_NAME)[OUT_DASHBOARD_NAME]
 
 
 def cloudwatch_client(layout: Layout) -> Any:
     """``clients.client``'s CloudWatch client with one retry, not four: a query CloudWatch
     refuses (LocalStack: InternalError on math and percentiles) is refused again, and the
     default backoff would spend seconds on each before the widget degrades."""
-    import boto3
     from botocore.config import Config
 
-    from fraudops.clients import REGION
+    from fraudops.clients import client
 
-    return boto3.client(
-        "cloudwatch",
-        endpoint_url=layout.endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"mode": "standard", "max_attempts": 2}),
+    return client(
+        layout, "cloudwatch", config=Config(retries={"mode": "standard", "max_attempts": 2})
     )
 
 

@@ -327,6 +327,8 @@ class Demo:
         outcomes: dict[str, int] = {}
         for d in self.summary.get("decisions", {}).values():
             outcomes[d["outcome"]] = outcomes.get(d["outcome"], 0) + 1
+        self.summary["outcomes"] = dict(sorted(outcomes.items()))
+        self.summary["dashboard"] = str(rendered["path"])
         t.add_row(
             "decisions by outcome", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
         )
@@ -349,6 +351,25 @@ class Demo:
         t.add_row("time", self.elapsed())
         console.print(t)
         return out
+
+    def result(self) -> dict[str, Any]:
+        """The summary table as one document (`fraudops demo --json`)."""
+        p50, p99 = self.summary.get("latency", (None, None))
+        precision, recall = self.summary.get("live", (None, None))
+        return {
+            "tag": self.tag,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "champion": self.summary.get("champion"),
+            "auprc": self.summary.get("auprc"),
+            "quarantined_by_rule": self.summary.get("rules") or {},
+            "decisions_by_outcome": self.summary.get("outcomes") or {},
+            "latency_ms": {"p50": p50, "p99": p99},
+            "live": {"precision": precision, "recall": recall},
+            "score_psi": self.summary.get("score_psi"),
+            "alarms_fired": sorted(self.alarms_fired),
+            "retraining": self.summary.get("retraining"),
+            "dashboard": self.summary.get("dashboard"),
+        }
 
 
 def _as_sent(table: Any, tag: str) -> list[tuple[dict[str, Any], bool]]:
@@ -383,7 +404,8 @@ def _counts(counts: dict[str, Any]) -> str:
     return f"{counts['in_records']:,} = {shown} ({ok})"
 
 
-def run(layout: Layout, *, rate: int = 200, stream_n: int = 2_000) -> int:
+def run(layout: Layout, *, rate: int = 200, stream_n: int = 2_000) -> dict[str, Any]:
+    """The whole loop, narrated on the console; returns the summary (``Demo.result``)."""
     demo = Demo(layout, rate, stream_n)
     demo.platform()
     demo.history()
@@ -396,4 +418,4 @@ def run(layout: Layout, *, rate: int = 200, stream_n: int = 2_000) -> int:
         f"LocalStack keeps running: `fraudops status`; `fraudops down` stops it. "
         f"Whole loop in {demo.elapsed().strip()}."
     )
-    return 0
+    return demo.result()

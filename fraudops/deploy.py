@@ -16,7 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fraudops import localstack
 from fraudops.clients import REGION, client
+from fraudops.errors import StackNotDeployedError, UserError
 from fraudops.paths import Layout
 
 ACCOUNT = "000000000000"
@@ -34,7 +36,7 @@ RESOURCE_KINDS = {
 }
 
 
-class DeployError(RuntimeError):
+class DeployError(UserError):
     pass
 
 
@@ -68,6 +70,8 @@ def cdk_env(layout: Layout) -> dict[str, str]:
 
 def _cdklocal(layout: Layout, *args: str) -> None:
     cmd = [str(layout.node_bin / "cdklocal"), *args, "--no-notices", "--ci"]
+    if not Path(cmd[0]).exists():
+        raise DeployError(f"the CDK CLI is missing ({cmd[0]}): run `make install`")
     print("$", " ".join(cmd[0:1] + list(args)), flush=True)
     done = subprocess.run(cmd, cwd=layout.root, env=cdk_env(layout), check=False)
     if done.returncode != 0:
@@ -76,6 +80,7 @@ def _cdklocal(layout: Layout, *args: str) -> None:
 
 def deploy(layout: Layout) -> dict[str, Any]:
     """Bootstrap (idempotent) and deploy; verify the stack really reached a complete state."""
+    localstack.require(layout)
     started = time.monotonic()
     out = str(layout.state_dir / "cdk.out")
     _cdklocal(layout, "bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", out)
@@ -103,6 +108,7 @@ def deploy(layout: Layout) -> dict[str, Any]:
 
 
 def destroy(layout: Layout) -> None:
+    localstack.require(layout)
     _cdklocal(
         layout, "destroy", stack_name(), "--force", "--output", str(layout.state_dir / "cdk.out")
     )
@@ -138,7 +144,9 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
     name = stack_name()
     try:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError:
+    except ClientError as err:
+        if not _no_such_stack(err):
+            raise
         return {"deployed": False, "name": name}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     grouped: dict[str, list[str]] = {kind: [] for kind in RESOURCE_KINDS.values()}
@@ -159,6 +167,24 @@ def stack_resources(layout: Layout) -> dict[str, Any]:
         "resources": {k: sorted(v) for k, v in grouped.items() if v},
         "accounting": accounting,
     }
+
+
+def _no_such_stack(err: ClientError) -> bool:
+    """CloudFormation's answer for a stack that is not there: ValidationError, "does not exist"."""
+    error = err.response.get("Error", {})
+    return error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", "")
+
+
+def outputs(layout: Layout, *required: str) -> dict[str, str]:
+    """The deployed stack's outputs; StackNotDeployedError when there is no stack or it lacks
+    one of ``required``."""
+    stack = stack_resources(layout)
+    if not stack.get("deployed"):
+        raise StackNotDeployedError(stack["name"], layout.endpoint)
+    found = {k: str(v) for k, v in stack["outputs"].items()}
+    if missing := tuple(name for name in required if not found.get(name)):
+        raise StackNotDeployedError(stack["name"], layout.endpoint, missing)
+    return found
 
 
 def ingestion_accounts(layout: Layout, table: str) -> dict[str, Any]:

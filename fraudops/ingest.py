@@ -7,6 +7,7 @@ object's key and version, so the command can wait for exactly the answer to its 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import time
@@ -61,12 +62,8 @@ def ingest_file(
     ``bucket`` and ``s3`` default to the deployed stack's data bucket and a LocalStack client."""
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"no such file: {file}")
-    if not bucket:
-        stack = deploy.stack_resources(layout)
-        if not stack.get("deployed"):
-            raise RuntimeError("the stack is not deployed (`fraudops deploy`)")
-        bucket = str(stack["outputs"]["DataBucketName"])
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(file))
+    bucket = bucket or deploy.outputs(layout, "DataBucketName")["DataBucketName"]
     sha = sha256_of(file)
     key = zones.landing_key(contract, file.name)
     s3 = s3 or client(layout, "s3")

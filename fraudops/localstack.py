@@ -20,7 +20,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from fraudops.errors import NotRunningError
 from fraudops.paths import Layout
 
 START_TIMEOUT_S = 60.0
@@ -134,8 +136,9 @@ def _port_in_use(port: int) -> bool:
 
 
 def health(layout: Layout, timeout: float = 2.0) -> dict[str, Any] | None:
+    base = f"http://127.0.0.1:{layout.port}" if layout.is_local else layout.endpoint
     try:
-        url = f"http://127.0.0.1:{layout.port}/_localstack/health"
+        url = f"{base}/_localstack/health"
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return dict(json.load(resp))
     except (urllib.error.URLError, OSError, ValueError):
@@ -163,6 +166,8 @@ def _uptime_s(pid: int) -> float | None:
 
 
 def status(layout: Layout) -> Status:
+    if not layout.is_local:
+        return _status_elsewhere(layout)
     pid = _read_pid(layout)
     info = health(layout) if pid else None
     return Status(
@@ -175,6 +180,22 @@ def status(layout: Layout) -> Status:
         uptime_s=_uptime_s(pid) if pid else None,
         services=dict((info or {}).get("services", {})),
         log_file=str(layout.log_file),
+    )
+
+
+def _status_elsewhere(layout: Layout) -> Status:
+    """A LocalStack on another machine (``--endpoint``): what its health check says."""
+    info = health(layout)
+    return Status(
+        running=info is not None,
+        pid=None,
+        port=urlsplit(layout.endpoint).port or layout.port,
+        endpoint=layout.endpoint,
+        healthy=info is not None,
+        rss_mb=None,
+        uptime_s=None,
+        services=dict((info or {}).get("services", {})),
+        log_file="",
     )
 
 
@@ -277,3 +298,9 @@ def health_ok(endpoint: str, timeout: float = 5.0) -> bool:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def require(layout: Layout) -> None:
+    """NotRunningError unless the LocalStack ``layout`` points at answers."""
+    if not health_ok(layout.endpoint, timeout=2.0):
+        raise NotRunningError(layout.endpoint)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from fraudops import deploy, ingest
 from fraudops.clients import client
+from fraudops.errors import UserError
 from fraudops.paths import Layout
 from fraudops_shared.aws.retrain import DynamoRetrainGuard
 from fraudops_shared.runtime.settings import LABELS_CONTRACT
@@ -19,22 +19,13 @@ from infra import constants as c
 STREAM_CONTRACT = c.STREAM_CONTRACT
 
 
-class MonitorCliError(RuntimeError):
-    """Something the user can fix: no stack, no such file, a watch that failed."""
-
-
-def _outputs(layout: Layout) -> dict[str, str]:
-    stack = deploy.stack_resources(layout)
-    if not stack.get("deployed"):
-        raise MonitorCliError("the stack is not deployed (`fraudops deploy`)")
-    return dict(stack["outputs"])
+class MonitorCliError(UserError):
+    """A watch that failed."""
 
 
 def run_watch(layout: Layout, output: str, payload: Mapping[str, Any] | None = None) -> Any:
     """Invoke one watch function (by its stack output) and return its summary."""
-    name = _outputs(layout).get(output)
-    if not name:
-        raise MonitorCliError(f"the deployed stack has no {output}: redeploy (`fraudops deploy`)")
+    name = deploy.outputs(layout, output)[output]
     answer = client(layout, "lambda").invoke(
         FunctionName=name, Payload=json.dumps(dict(payload or {})).encode()
     )
@@ -71,16 +62,12 @@ def alarms(layout: Layout) -> list[dict[str, Any]]:
 def labels(layout: Layout, path: str, *, timeout: float = 300.0) -> dict[str, Any]:
     """Land a labels file (``landing/labels/``), wait for its manifest, then run the quality
     watch so the join's counts and the figures are published and returned now."""
-    if not Path(path).is_file():
-        raise MonitorCliError(f"no such file: {path}")
     landed = ingest.ingest_file(layout, path, LABELS_CONTRACT, wait=True, timeout=timeout)
     return {"ingest": landed, "quality": quality(layout)}
 
 
 def _guard(layout: Layout) -> DynamoRetrainGuard:
-    table = _outputs(layout).get("StateTableName")
-    if not table:
-        raise MonitorCliError("the deployed stack has no state table: redeploy (`fraudops deploy`)")
+    table = deploy.outputs(layout, "StateTableName")["StateTableName"]
     return DynamoRetrainGuard(client(layout, "dynamodb"), table)
 
 

@@ -9,6 +9,7 @@ which is what a resolver would have done; on AWS it goes to the URL itself.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import urllib.error
@@ -23,13 +24,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from fraudops import deploy
+from fraudops import clients, deploy
 from fraudops.clients import REGION, client
 from fraudops.paths import Layout
-
-
-class ScoringCliError(RuntimeError):
-    """Something the user can fix: no stack, no such file, a body that is not JSON."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +35,8 @@ class Answer:
     body: dict[str, Any]
 
 
-def _outputs(layout: Layout) -> dict[str, str]:
-    stack = deploy.stack_resources(layout)
-    if not stack.get("deployed"):
-        raise ScoringCliError("the stack is not deployed (`fraudops deploy`)")
-    return dict(stack["outputs"])
+def _output(layout: Layout, name: str) -> str:
+    return deploy.outputs(layout, name)[name]
 
 
 def read_body(arg: str) -> bytes:
@@ -50,12 +44,14 @@ def read_body(arg: str) -> bytes:
     if arg.startswith("@"):
         path = Path(arg[1:])
         if not path.is_file():
-            raise ScoringCliError(f"no such file: {path}")
+            raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
         return path.read_bytes()
     return arg.encode("utf-8")
 
 
-def signed_headers(url: str, body: bytes, credentials: Credentials) -> dict[str, str]:
+def signed_headers(
+    url: str, body: bytes, credentials: Credentials, region: str = REGION
+) -> dict[str, str]:
     """The SigV4 headers of a POST of ``body`` to a function URL (service ``lambda``)."""
     host = urlsplit(url).netloc
     request = AWSRequest(
@@ -64,14 +60,15 @@ def signed_headers(url: str, body: bytes, credentials: Credentials) -> dict[str,
         data=body,
         headers={"Host": host, "content-type": "application/json"},
     )
-    SigV4Auth(credentials, "lambda", REGION).add_auth(request)
+    SigV4Auth(credentials, "lambda", region).add_auth(request)
     return dict(request.headers.items())
 
 
 def call_api(layout: Layout, body: bytes, *, url: str | None = None, timeout: float = 30) -> Answer:
-    """POST one transaction to the scoring API, signed with the local test credentials."""
-    url = url or _outputs(layout)["ScoringApiUrl"]
-    headers = signed_headers(url, body, Credentials("test", "test"))
+    """POST one transaction to the scoring API, signed with the layout's credentials (the
+    local test ones on LocalStack)."""
+    url = url or _output(layout, "ScoringApiUrl")
+    headers = signed_headers(url, body, clients.credentials(layout), clients.region(layout))
     path = urlsplit(url).path or "/"
     target = f"{layout.endpoint}{path}" if ".localhost" in urlsplit(url).netloc else url
     request = urllib.request.Request(target, data=body, headers=headers, method="POST")
@@ -88,7 +85,7 @@ def call_api(layout: Layout, body: bytes, *, url: str | None = None, timeout: fl
 
 
 def decision(layout: Layout, transaction_id: str) -> dict[str, Any] | None:
-    table = _outputs(layout)["DecisionsTableName"]
+    table = _output(layout, "DecisionsTableName")
     item = (
         client(layout, "dynamodb")
         .get_item(
@@ -117,7 +114,7 @@ def decisions_by_id(ddb: Any, table: str, ids: Sequence[str]) -> dict[str, dict[
 def all_decisions(layout: Layout) -> list[dict[str, Any]]:
     """Every decision in the table (a scan: for a demo or a test; analyses read the decisions
     zone, curated/decisions/, instead)."""
-    table = _outputs(layout)["DecisionsTableName"]
+    table = _output(layout, "DecisionsTableName")
     out: list[dict[str, Any]] = []
     for page in client(layout, "dynamodb").get_paginator("scan").paginate(TableName=table):
         out += [json.loads(i["doc"]["S"]) for i in page.get("Items", [])]

@@ -17,23 +17,17 @@ from fraudops_shared.aws.commit_log import DynamoCommitLog
 from fraudops_shared.aws.dynamodb import DynamoSnapshotCatalog
 from fraudops_shared.aws.s3 import S3Bucket, S3ObjectStore
 from fraudops_shared.lake import snapshot_store
-from fraudops_shared.lake.snapshots import SnapshotError
+from fraudops_shared.lake.snapshots import EmptySnapshotError, SnapshotError
 
-__all__ = ["SnapshotError", "create", "summary_line"]
+__all__ = ["EmptySnapshotError", "SnapshotError", "create", "summary_line"]
 
 
 def create(layout: Layout, contract: str) -> dict[str, Any]:
-    """Snapshot ``contract`` on the deployed stack; raises SnapshotError when there is no data."""
-    try:
-        spec = contracts.load_contract(contract)
-    except contracts.UnknownContractError:
-        known = ", ".join(contracts.available_contracts())
-        raise SnapshotError(f"unknown contract {contract!r} (known: {known})") from None
-    stack = deploy.stack_resources(layout)
-    if not stack.get("deployed"):
-        raise SnapshotError("the stack is not deployed (`fraudops deploy`)")
-    outputs = stack["outputs"]
-    bucket, table = str(outputs["DataBucketName"]), str(outputs["StateTableName"])
+    """Snapshot ``contract`` on the deployed stack; raises SnapshotError when there is no data
+    (UnknownContractError, StackNotDeployedError for the others)."""
+    spec = contracts.load_contract(contract)
+    outputs = deploy.outputs(layout, "DataBucketName", "StateTableName")
+    bucket, table = outputs["DataBucketName"], outputs["StateTableName"]
     ddb, s3 = client(layout, "dynamodb"), client(layout, "s3")
     return snapshot_store.create_snapshot(
         S3Bucket(s3, bucket),

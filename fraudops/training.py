@@ -18,6 +18,7 @@ from typing import Any
 
 from fraudops import deploy
 from fraudops.clients import client
+from fraudops.errors import NoChampionError, UserError
 from fraudops.paths import Layout
 from fraudops_shared.aws.events import EventBus
 from fraudops_shared.aws.model_registry import DynamoRegistryStore
@@ -31,15 +32,8 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 POLL_SECONDS = 1.0
 
 
-class TrainingCliError(RuntimeError):
-    """Something the user can fix: no stack, unknown version, a bad config file."""
-
-
-def _outputs(layout: Layout) -> dict[str, str]:
-    stack = deploy.stack_resources(layout)
-    if not stack.get("deployed"):
-        raise TrainingCliError("the stack is not deployed (`fraudops deploy`)")
-    return {k: str(v) for k, v in stack["outputs"].items()}
+class TrainingCliError(UserError):
+    """Something the user can fix: unknown version, a refused promotion."""
 
 
 def execution_name(contract: str, now: datetime | None = None) -> str:
@@ -57,7 +51,7 @@ def start(
     config: Mapping[str, Any] | None = None,
     promote: bool = True,
 ) -> str:
-    outputs = _outputs(layout)
+    outputs = deploy.outputs(layout, "TrainingStateMachineArn")
     request = {
         "contract": contract,
         "snapshot_id": snapshot_id,
@@ -171,8 +165,8 @@ def summary_line(res: Mapping[str, Any]) -> str:
 
 
 def _registry(layout: Layout) -> ModelRegistry:
-    outputs = _outputs(layout)
-    return ModelRegistry(DynamoRegistryStore(client(layout, "dynamodb"), outputs["StateTableName"]))
+    table = deploy.outputs(layout, "StateTableName")["StateTableName"]
+    return ModelRegistry(DynamoRegistryStore(client(layout, "dynamodb"), table))
 
 
 def parse_version(ref: str, contract: str) -> int:
@@ -257,10 +251,11 @@ def promote(
         reason = f"{reason}; FORCED over live evidence: {evidence.reason}"
     elif evidence is not None:
         reason = f"{reason}; live evidence: {evidence.reason}"
+    registry = _registry(layout)
+    if shadow and registry.champion_pointer(contract) is None:
+        raise NoChampionError(contract)  # a shadow is scored beside a champion
     try:
-        record = _registry(layout).promote(
-            contract, int(target["version"]), reason=reason, shadow=shadow
-        )
+        record = registry.promote(contract, int(target["version"]), reason=reason, shadow=shadow)
     except RegistryError as exc:
         raise TrainingCliError(str(exc)) from None
     if not shadow:
@@ -271,7 +266,9 @@ def promote(
 def rollback(layout: Layout, contract: str, *, reason: str) -> dict[str, Any]:
     registry = _registry(layout)
     pointer = registry.champion_pointer(contract)
-    history = (pointer or {}).get("history") or []
+    if pointer is None:
+        raise NoChampionError(contract)
+    history = pointer.get("history") or []
     if len(history) >= 2:
         verify_artifact(client(layout, "s3"), show(layout, contract, str(history[-2]["version"])))
     try:

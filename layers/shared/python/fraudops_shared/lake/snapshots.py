@@ -35,6 +35,14 @@ class SnapshotError(RuntimeError):
     """Nothing to snapshot, or a snapshot that does not match its own content hash."""
 
 
+class EmptySnapshotError(SnapshotError):
+    """The contract has no committed curated data: nothing to snapshot yet."""
+
+    def __init__(self, contract: str) -> None:
+        super().__init__(f"contract {contract!r} has no committed curated data to snapshot")
+        self.contract = contract
+
+
 @dataclass(frozen=True)
 class FrozenObject:
     """One curated object at one exact version."""
@@ -138,7 +146,7 @@ def build_snapshot(
 ) -> dict[str, Any]:
     """The snapshot document; refuses an empty one (training on nothing is a mistake upstream)."""
     if not objects:
-        raise SnapshotError(f"contract {contract!r} has no committed curated data to snapshot")
+        raise EmptySnapshotError(contract)
     created = now.astimezone(UTC).replace(microsecond=0)
     digest = content_hash(objects)
     sid = snapshot_id(contract, created, digest)
