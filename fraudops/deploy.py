@@ -108,10 +108,52 @@ def deploy(layout: Layout) -> dict[str, Any]:
 
 
 def destroy(layout: Layout) -> None:
+    """Empty the stack's buckets, then delete the stack. The local stage's buckets are removed
+    with the stack, but CloudFormation (LocalStack's too) refuses to delete a bucket that still
+    holds objects or versions: without this the delete fails, or half fails, at random."""
     localstack.require(layout)
+    for bucket in _stack_buckets(layout):
+        empty_bucket(client(layout, "s3"), bucket)
     _cdklocal(
         layout, "destroy", stack_name(), "--force", "--output", str(layout.state_dir / "cdk.out")
     )
+
+
+def _stack_buckets(layout: Layout) -> list[str]:
+    cfn = client(layout, "cloudformation")
+    try:
+        pages = list(cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name()))
+    except ClientError as err:
+        if _no_such_stack(err):
+            return []
+        raise
+    return [
+        res["PhysicalResourceId"]
+        for page in pages
+        for res in page["StackResourceSummaries"]
+        if res["ResourceType"] == "AWS::S3::Bucket" and res.get("PhysicalResourceId")
+    ]
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker of ``bucket``; the number deleted."""
+    deleted = 0
+    try:
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            return 0
+        raise
+    keys = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for page in pages
+        for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
+    ]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000],
+                                                 "Quiet": True})  # fmt: skip
+        deleted += len(keys[start : start + 1000])
+    return deleted
 
 
 def _incomplete_resources(layout: Layout, template_file: Path) -> list[str]:

@@ -242,7 +242,8 @@ def test_ingestion_metrics_reach_cloudwatch_for_the_alarms(
         transactions(120, seed=41), ["negative_amount", "unknown_currency", "bad_channel"]
     )
     path = generator.write_table(table, tmp_path / "metrics.csv", "csv")
-    ingest.ingest_file(ls_layout, path, CONTRACT, timeout=180)
+    counts = ingest.ingest_file(ls_layout, path, CONTRACT, timeout=180)["manifest"]["counts"]
+    share = 100 * counts["rejected"] / counts["rows_in"]
     cloudwatch = aws("cloudwatch")
     dims = [{"Name": "service", "Value": "ingest_batch"}, {"Name": "contract", "Value": CONTRACT}]
 
@@ -259,11 +260,27 @@ def test_ingestion_metrics_reach_cloudwatch_for_the_alarms(
         )["Datapoints"]
         return float(sum(p["Sum"] for p in points))
 
-    # Then the function's EMF metrics are in CloudWatch, where the rejection-rate alarm reads them
+    # Then the function's EMF metrics are in CloudWatch
     assert poll(lambda: total("RecordsIn") >= 120, timeout=60, what="RecordsIn metric")
     assert total("RecordsRejected") >= 3
+    # And the file's rejected share (3 bad rows: about 2.5 %), which the rejection-rate alarm
+    # averages over the files and batches of a period
     (alarm,) = cloudwatch.describe_alarms(
         AlarmNames=["FraudOps-rejection-rate-batch-transactions"]
     )["MetricAlarms"]
-    used = {q["MetricStat"]["Metric"]["MetricName"] for q in alarm["Metrics"] if "MetricStat" in q}
-    assert used == {"RecordsIn", "RecordsRejected"}
+    assert (alarm["MetricName"], alarm["Statistic"]) == ("RejectedPercent", "Average")
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        d["Name"]: d["Value"] for d in dims
+    }
+
+    def published_share() -> bool:
+        end = datetime.now(UTC) + timedelta(minutes=1)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="FraudOps", MetricName="RejectedPercent", Dimensions=dims,
+            StartTime=end - timedelta(hours=1), EndTime=end, Period=60,
+            Statistics=["Minimum", "Maximum"],
+        )["Datapoints"]  # fmt: skip
+        return any(p["Minimum"] - 1e-6 <= share <= p["Maximum"] + 1e-6 for p in points)
+
+    assert counts["rejected"] == 3
+    assert poll(published_share, timeout=60, what=f"the file's RejectedPercent of {share:.2f}")
