@@ -30,7 +30,9 @@ def record_handler(record: SQSRecord) -> Any:
     summary = account_scoring_dead_letters(
         json.loads(record.body), contract=settings.stream_contract(),
         reader=wiring.shard_reader(), log=wiring.scoring_log(), parked=wiring.parked_store(),
+        decisions=wiring.decision_store(),
     )  # fmt: skip
+    metrics.add_metric(name="RecordsDecidedLate", unit="Count", value=summary["decided"])
     metrics.add_metric(name="RecordsDeadLettered", unit="Count", value=summary["dead_lettered"])
     metrics.add_metric(name="RecordsExpired", unit="Count", value=summary["expired_unrecoverable"])
     logger.info("scoring dead letters accounted", extra=summary)

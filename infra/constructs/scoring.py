@@ -4,7 +4,8 @@ signed API, with onnxruntime only (the onnx layer: no scikit-learn, scipy, panda
 * score_stream: an event source mapping on the scoring feed (partial batch responses,
   bisection, bounded retries, an SQS on-failure queue kept for accounting); parked records are
   replayed when the registry announces a promotion (EventBridge `Model Promoted`).
-* score_dead_letters: the feed's on-failure queue; given-up batches read back, kept under
+* score_dead_letters: the feed's on-failure queue; given-up batches read back, each record
+  counted once: decided if its decision was stored before the invocation died, else kept under
   parked/<contract>/dead/ and counted as dead_lettered (scoring's accounting equation).
 * score_api: a function URL with AWS_IAM auth: SigV4-signed calls only (the emulator enforces it
   locally, as AWS does).
@@ -185,11 +186,13 @@ class Scoring(Construct):
             layers=layers,
             extra_layer=layers.onnx,
             stage=stage,
-            environment={
-                k: v
-                for k, v in env.items()
-                if k not in (settings.DECISIONS_TABLE_ENV, settings.DECISIONS_STREAM_ENV)
-            },
+            environment={k: v for k, v in env.items() if k != settings.DECISIONS_STREAM_ENV},
+        )
+        # what an invocation stored before it died counts as decided, not dead-lettered
+        self.dead_letters.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem"], resources=[self.decisions.table_arn]
+            )
         )
         grant_items(
             self.dead_letters,

@@ -461,8 +461,8 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
     # And the dead-letter function: no index, no checkpoint, no model
     assert leading_keys(dead) == {"FILE#*", "SHARDLOG#*", "COMMIT#*", "COMMITTED#*", "ACCOUNT#*"}
     # And no function may touch another's items: every grant on the state table is fenced by
-    # key prefix; the only unfenced DynamoDB grants are the two scorers', on the decisions table
-    # (one item per transaction, theirs alone: test_scoring_infra)
+    # key prefix; the only unfenced DynamoDB grants are on the decisions table: the two
+    # scorers' and the scoring dead letters' batched read (test_scoring_infra)
     table_arn = {"Fn::GetAtt": [state_table_id(template), "Arn"]}
     decisions_arn = {
         "Fn::GetAtt": [
@@ -480,7 +480,7 @@ def test_each_function_can_do_only_its_job(template: Template) -> None:
             else:
                 assert s["Resource"] == decisions_arn and "Condition" not in s, lid
                 on_decisions.add(lid.split("Role")[0])
-    assert on_decisions == {"ScoringScoreStream", "ScoringScoreApi"}
+    assert on_decisions == {"ScoringScoreStream", "ScoringScoreApi", "ScoringScoreDeadLetters"}
     # And only the model registry's writer may write MODEL# items (the champion pointer): the
     # scorers and evaluate read them, in statements of their own that allow no write
     item_writes = {

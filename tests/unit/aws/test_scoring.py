@@ -122,6 +122,23 @@ def test_the_scoring_checkpoint_moves_from_where_it_was_with_the_counters(table:
     assert log.counts(C) == {"in_records": 7, "decided": 7, "parked": 0}
 
 
+def test_dead_letter_runs_join_the_shard_log_one_accounting_at_a_time(table: Any) -> None:
+    log = DynamoScoringLog(boto3.client("dynamodb"), TABLE_NAME)
+    log.commit(C, "feed", "shard-0", None, "1", "100", {"in_records": 5, "decided": 5})
+    assert log.dead_version("feed", "shard-0") == 0
+    log.claim_dead(C, "feed", "shard-0", 0, [("101", "150"), ("170", "180")],
+                   {"in_records": 3, "dead_lettered": 3})  # fmt: skip
+    assert log.dead_version("feed", "shard-0") == 1
+    # a second accounting that read the version before the first committed loses
+    with pytest.raises(CommitConflict):
+        log.claim_dead(C, "feed", "shard-0", 0, [("151", "160")], {"in_records": 1})
+    # a run already recorded is never recorded (or counted) again
+    with pytest.raises(CommitConflict):
+        log.claim_dead(C, "feed", "shard-0", 1, [("170", "175")], {"in_records": 1})
+    assert log.covered("feed", "shard-0", "90", "200") == [(170, 180), (101, 150), (1, 100)]
+    assert log.counts(C) == {"in_records": 8, "decided": 5, "dead_lettered": 3}
+
+
 def test_parked_files_are_listed_read_and_retired(table: Any) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="lake")

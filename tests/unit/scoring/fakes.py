@@ -93,6 +93,7 @@ class MemoryScoringLog:
         self.counts: dict[str, dict[str, int]] = {}
         self.replays: set[str] = set()
         self.ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self.dead_versions: dict[tuple[str, str], int] = {}
         self.fail_next: Exception | None = None
 
     def checkpoint(self, stream: str, shard: str) -> str | None:
@@ -124,6 +125,22 @@ class MemoryScoringLog:
         self.replays.add(key)
         self._add(contract, counts)
         return True
+
+    def dead_version(self, stream: str, shard: str) -> int:
+        return self.dead_versions.get((stream, shard), 0)
+
+    def claim_dead(
+        self, contract: str, stream: str, shard: str, version: int,
+        runs: Sequence[tuple[str, str]], counts: Mapping[str, int],
+    ) -> None:  # fmt: skip
+        if self.dead_version(stream, shard) != version:
+            raise CommitConflict(f"{shard}: another dead-letter accounting went first")
+        mine = self.ranges.setdefault((stream, shard), [])
+        if any(int(lo) in (r[0] for r in mine) for lo, _ in runs):
+            raise CommitConflict(f"{shard}: a run is already recorded")
+        self.dead_versions[(stream, shard)] = version + 1
+        mine += [(int(lo), int(hi)) for lo, hi in runs]
+        self._add(contract, counts)
 
     def _add(self, contract: str, counts: Mapping[str, int]) -> None:
         mine = self.counts.setdefault(contract, {})

@@ -338,6 +338,51 @@ class DynamoScoringLog:
             return False
         return True
 
+    def dead_version(self, stream: str, shard: str) -> int:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"{PK_SCORING}{stream}#{shard}"}, "sk": {"S": "DEADLOG"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return int(item["version"]["N"]) if item else 0
+
+    def claim_dead(
+        self, contract: str, stream: str, shard: str, version: int,
+        runs: Sequence[tuple[str, str]], counts: Mapping[str, int],
+    ) -> None:  # fmt: skip
+        lock: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {
+                "pk": {"S": f"{PK_SCORING}{stream}#{shard}"},
+                "sk": {"S": "DEADLOG"},
+                "version": {"N": str(version + 1)},
+            },
+        }
+        if version == 0:
+            lock["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            lock["ConditionExpression"] = "version = :v"
+            lock["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
+        expires = str(int(time.time()) + COMMIT_MARK_TTL_SECONDS)
+        marks = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": {"S": f"{PK_SCORING}log#{stream}#{shard}"},
+                        "sk": {"S": seq_key(lo)},
+                        "last": {"S": seq_key(hi)},
+                        "dead_letter": {"BOOL": True},
+                        "expires_at": {"N": expires},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for lo, hi in runs
+        ]
+        counters = add_counts(self.table, contract, SOURCE_SCORING, counts)
+        self._transact([{"Put": lock}, *marks, counters])
+
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
             self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]

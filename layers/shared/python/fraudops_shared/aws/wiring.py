@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fraudops_shared.aws.monitoring import RegistryChampions, ZoneDecisions, ZoneLabels
     from fraudops_shared.aws.retrain import DynamoRetrainGuard, StepFunctionsTrainer
     from fraudops_shared.aws.scoring import (
+        DynamoDecisionStore,
         DynamoScoringLog,
         KinesisTransactionSink,
         S3ParkedStore,
@@ -94,6 +95,13 @@ def scoring_adapters() -> dict[str, Any]:
         "sink": adapters.KinesisDecisionSink(clients.kinesis(), settings.decisions_stream()),
         "flags": adapters.EventBridgeFlags(clients.events(), settings.SCORING_EVENT_SOURCE),
     }
+
+
+def decision_store() -> DynamoDecisionStore:
+    """The decisions alone (the scoring dead letters look up what was decided)."""
+    from fraudops_shared.aws.scoring import DynamoDecisionStore
+
+    return DynamoDecisionStore(clients.dynamodb(), settings.decisions_table())
 
 
 def scoring_log() -> DynamoScoringLog:

@@ -91,8 +91,25 @@ class ScoringLog(Protocol):
         dead-letter read-back must not count again)."""
 
     def commit_once(self, contract: str, key: str, counts: Mapping[str, int]) -> bool:
-        """Record ``key`` done (a parked file replayed, a dead-lettered range kept) and add its
+        """Record ``key`` done (a parked file replayed, a range's expired records) and add its
         counters, once; False if it was done already."""
+
+    def dead_version(self, stream: str, shard: str) -> int:
+        """How many dead-letter accountings the shard has committed (read before ``covered``)."""
+
+    def claim_dead(
+        self,
+        contract: str,
+        stream: str,
+        shard: str,
+        version: int,
+        runs: Sequence[tuple[str, str]],
+        counts: Mapping[str, int],
+    ) -> None:
+        """Record ``runs`` (first, last sequence numbers of records no commit covered) in the
+        shard's log, so ``covered`` returns them, move the shard's dead-letter version from
+        ``version`` and add the counters, in one transaction; ``lake.commits.CommitConflict``
+        when another accounting moved the version meanwhile."""
 
 
 class ParkedStore(Protocol):
