@@ -29,7 +29,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from fraudops import localstack
+from fraudops import localstack, views
+from fraudops.console import console
 from fraudops.errors import NoChampionError, NotRunningError, StackNotDeployedError, UserError
 from fraudops.paths import EndpointError, Layout, check_endpoint
 from fraudops_shared.contracts import UnknownContractError, load_contract
@@ -164,9 +165,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not stack.get("deployed"):
         print("stack: not deployed (`fraudops deploy`)")
     else:
-        print(f"stack {stack['name']}: {stack['status']}")
-        for key, value in sorted(stack.get("outputs", {}).items()):
-            print(f"  {key:32} {value}")
+        console.print(views.stack_outputs(stack))
     return 0
 
 
@@ -330,14 +329,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(records)
         else:
-            print("\n".join(training.table_lines(records)))
+            console.print(views.models(records))
         return 0
     if args.action == "show":
         record = training.show(layout, args.contract, args.version)
         if args.json:
             _print_json(record)
         else:
-            print("\n".join(training.describe(record)))
+            console.print(views.model(record))
         return 0
     if args.action == "promote":
         record = training.promote(
@@ -396,7 +395,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
         _print_json(result)
     else:
         print(ingest.summary_line(result["ingest"]))
-        print("\n".join(monitor.quality_lines(result["quality"])))
+        console.print(views.quality(result["quality"]))
     return 0
 
 
@@ -407,10 +406,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return 0
-    print("\n".join(monitor.quality_lines(result["quality"])))
+    console.print(views.quality(result["quality"]))
     print("\n".join(monitor.drift_lines(result["drift"])))
-    print("alarms:")
-    print("\n".join(monitor.alarm_lines(result["alarms"])))
+    console.print(views.alarms(result["alarms"]))
     print("\n".join(monitor.retraining_lines(result["retraining"])))
     return 0
 
@@ -445,7 +443,7 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(docs if not args.transaction_id else docs[0])
     else:
-        print("\n".join(scoring.decision_line(d) for d in docs) or "no decisions yet")
+        console.print(views.decisions(docs) if docs else "no decisions yet")
     return 0
 
 
@@ -458,15 +456,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elif not report["decisions"]:
         print(report["message"])
     else:
-        print(
-            f"{report['decisions']} decisions: champion {', '.join(report['champion'])}, "
-            f"shadow {', '.join(report['shadow'])}\n"
-            f"  outcome agreement  {report['outcome_agreement']:.2%}\n"
-            f"  score correlation  {report['score_correlation']}\n"
-            f"  alert rate         {report['alert_rate_champion']:.2%} champion, "
-            f"{report['alert_rate_shadow']:.2%} shadow "
-            f"({report['alert_rate_difference']:+.2%})"
-        )
+        console.print(views.comparison(report))
     return 0
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fraudops import deploy, generator, ingest, localstack
+from fraudops import deploy, generator, ingest, localstack, views
 from fraudops.clients import client, poll
 from fraudops.console import console, quiet_output
 from fraudops.paths import Layout
@@ -231,7 +231,7 @@ class Demo:
             path = Path(tmp) / f"labels-{self.tag}.jsonl"
             path.write_text("".join(json.dumps(e) + "\n" for e in events))
             result = monitor.labels(self.layout, str(path), timeout=300)
-        console.print("\n".join(monitor.quality_lines(result["quality"])))
+        console.print(views.quality(result["quality"]))
         daily = [
             w
             for w in result["quality"]["windows"]

@@ -96,29 +96,6 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def quality_lines(summary: Mapping[str, Any]) -> list[str]:
-    counts = summary.get("labels", {})
-    lines = [
-        f"labels: {counts.get('label_events', 0)} events, "
-        f"{counts.get('labelled_transactions', 0)} transactions; matched "
-        f"{counts.get('matched', 0)}, unmatched {counts.get('unmatched', 0)}, corrections "
-        f"{counts.get('corrections', 0)}, repeats {counts.get('repeats', 0)}, conflicts "
-        f"{counts.get('conflicts', 0)}",
-        f"champion {summary.get('champion') or '-'}, shadow {summary.get('shadow') or '-'}",
-        f"  {'window':<8}{'role':<10}{'decisions':>10}{'labelled':>10}{'alerts':>8}"
-        f"{'precision':>11}{'recall':>8}{'AUPRC':>7}{'alert %':>9}{'coverage':>10}{'floor':>7}",
-    ]
-    for w in summary.get("windows", []):
-        rate = w.get("alert_rate")
-        lines.append(
-            f"  {w['window']:<8}{w['role']:<10}{w['decisions']:>10}{w['labelled']:>10}"
-            f"{w['alerts']:>8}{_fmt(w['precision']):>11}{_fmt(w['recall']):>8}"
-            f"{_fmt(w['auprc']):>7}{_fmt(None if rate is None else 100 * rate):>9}"
-            f"{_fmt(w['coverage']):>10}{_fmt(w['floor']):>7}"
-        )
-    return lines
-
-
 def drift_lines(summary: Mapping[str, Any]) -> list[str]:
     breaches: Sequence[Mapping[str, Any]] = summary.get("breaches", [])
     return [
@@ -127,10 +104,6 @@ def drift_lines(summary: Mapping[str, Any]) -> list[str]:
         f"(threshold {summary.get('threshold')}); breaches: "
         + (", ".join(f"{b['name']} {b['psi']}" for b in breaches) or "none")
     ]
-
-
-def alarm_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [f"  {a['state']:<18}{a['alarm']}" for a in rows]
 
 
 def retraining_lines(guard: Mapping[str, Any]) -> list[str]:
