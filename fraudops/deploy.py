@@ -78,10 +78,49 @@ def _cdklocal(layout: Layout, *args: str) -> None:
         raise DeployError(f"cdklocal {args[0]} failed with exit code {done.returncode}")
 
 
+# a stack in one of these cannot be updated: it is deleted and deployed again
+UNUPDATABLE = frozenset({"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
+                         "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"})  # fmt: skip
+SETTLE_SECONDS = 600
+
+
+def stack_status(layout: Layout) -> str | None:
+    """The stack's status, None when there is no stack."""
+    try:
+        stacks = client(layout, "cloudformation").describe_stacks(StackName=stack_name())
+    except ClientError as err:
+        if _no_such_stack(err):
+            return None
+        raise
+    return str(stacks["Stacks"][0]["StackStatus"])
+
+
+def settle(layout: Layout, timeout: float = SETTLE_SECONDS) -> str | None:
+    """Make the stack deployable after an interrupted run (Ctrl-C during a deploy or a destroy):
+    wait while LocalStack finishes what it was doing (``*_IN_PROGRESS``), then delete a stack
+    left where no update can start (``UNUPDATABLE``). The status it found at the end."""
+    from fraudops.clients import poll
+
+    def settled() -> bool:
+        status = stack_status(layout)
+        return status is None or not status.endswith("_IN_PROGRESS")
+
+    poll(settled, timeout=timeout, interval=3,
+         what=f"the stack {stack_name()} leaving *_IN_PROGRESS")  # fmt: skip
+    status = stack_status(layout)
+    if status in UNUPDATABLE:
+        print(f"stack {stack_name()} is {status} (an earlier deploy failed or was interrupted): "
+              "deleting it first", flush=True)  # fmt: skip
+        destroy(layout)
+    return status
+
+
 def deploy(layout: Layout) -> dict[str, Any]:
-    """Bootstrap (idempotent) and deploy; verify the stack really reached a complete state."""
+    """Bootstrap (idempotent) and deploy; verify the stack really reached a complete state.
+    A stack an interrupted run left half-done is settled first (``settle``)."""
     localstack.require(layout)
     started = time.monotonic()
+    settle(layout)
     out = str(layout.state_dir / "cdk.out")
     _cdklocal(layout, "bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", out)
     _cdklocal(
