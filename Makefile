@@ -14,8 +14,10 @@ PY := $(VENV)/bin/python
 FRAUDOPS := $(VENV)/bin/fraudops
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# jsii's banner about Node 20's end of life: harmless, and noise in every synth (docs: Troubleshooting)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install up down status deploy synth-aws deploy-aws destroy demo test test-unit test-infra test-integration lint bench clean
+.PHONY: help install up down status deploy synth-aws deploy-aws destroy demo test test-unit test-infra test-integration lint bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -126,6 +128,9 @@ bench: install ## every benchmark (each writes bench-results.json), then its row
 	$(PY) -m benchmarks.drift
 	$(PY) -m benchmarks.monitoring
 	$(PY) -m benchmarks.results
+
+soak: install ## 100,000 transactions with poison, copies, a scorer fault and a restart; the ledger checked (FRAUDOPS_PORT, SOAK_ARGS)
+	$(PY) -m benchmarks.soak --transactions 100000 --rate 0 $(SOAK_ARGS)
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out cdk.out.aws .localstack .pytest_cache .mypy_cache .ruff_cache

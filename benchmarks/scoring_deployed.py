@@ -122,22 +122,15 @@ class Bench:
         return decisions_by_id(ddb, self.outputs["DecisionsTableName"], ids)
 
     def put_batch(self, kinesis: Any, rows: list[dict[str, Any]]) -> None:
-        """One PutRecords (at most 500), failed records retried."""
+        """One PutRecords (at most 500), failed records retried (the feed's own publisher)."""
+        from fraudops_shared.aws.kinesis import KinesisRecordSink
+        from fraudops_shared.ingestion.scoring_feed import put_entries
+
         records = [
             {"Data": json.dumps(r).encode(), "PartitionKey": str(r["card_id"])} for r in rows
         ]
-        for _ in range(10):
-            resp = kinesis.put_records(StreamName=self.outputs["TransactionStreamName"],
-                                       Records=records)  # fmt: skip
-            if not resp.get("FailedRecordCount"):
-                return
-            records = [
-                rec
-                for rec, out in zip(records, resp["Records"], strict=True)
-                if out.get("ErrorCode")
-            ]
-            time.sleep(0.05)
-        raise RuntimeError(f"{len(records)} records not accepted by PutRecords")
+        put_entries(KinesisRecordSink(kinesis, self.outputs["TransactionStreamName"]), records,
+                    attempts=10)  # fmt: skip
 
 
 def wait_decided(bench: Bench, ids: list[str], timeout: float, what: str) -> float:

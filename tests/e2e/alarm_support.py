@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from fraudops.clients import poll
-from fraudops_shared.runtime.faults import FAULT_ENV
+from fraudops.faults import set_fault
+from fraudops.paths import Layout
 from infra import constants as c
 
 PERIOD = c.ALARM_PERIOD_LOCAL_SECONDS
@@ -46,25 +47,23 @@ def all_reach(aws: Any, keys: list[str], state: str, periods: int = 6) -> dict[s
 
 
 class Faults:
-    """Fault injection (``runtime.faults``) switched on for a function by its stack output, and
-    off again for every function it touched."""
+    """Fault injection switched on for functions by their stack output with the operator's own
+    tool (``fraudops.faults``), and off again for every function it touched."""
 
-    def __init__(self, aws: Any, outputs: dict[str, str]) -> None:
-        self.lam, self.outputs, self.touched = aws("lambda"), outputs, set[str]()
+    def __init__(self, layout: Layout, aws: Any, outputs: dict[str, str]) -> None:
+        self.layout, self.lam, self.outputs = layout, aws("lambda"), outputs
+        self.touched = set[str]()
 
-    def set(self, output: str, folder: str | None) -> None:
-        fn = self.outputs[output]
-        env = self.lam.get_function_configuration(FunctionName=fn)["Environment"]["Variables"]
-        env = {k: v for k, v in env.items() if k != FAULT_ENV}
-        if folder:
-            env[FAULT_ENV] = folder
-            self.touched.add(output)
-        self.lam.update_function_configuration(FunctionName=fn, Environment={"Variables": env})
-        self.lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
+    def on(self, output: str) -> None:
+        self.touched.add(output)
+        set_fault(self.layout, output, True, lam=self.lam, outputs=self.outputs)
+
+    def off(self, output: str) -> None:
+        set_fault(self.layout, output, False, lam=self.lam, outputs=self.outputs)
 
     def clear(self) -> None:
         for output in sorted(self.touched):
-            self.set(output, None)
+            self.off(output)
 
 
 @contextmanager

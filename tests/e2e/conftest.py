@@ -29,9 +29,9 @@ def outputs(stack: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture
-def fault(aws: Any, outputs: dict[str, str]) -> Iterator[Faults]:
+def fault(ls_layout: Layout, aws: Any, outputs: dict[str, str]) -> Iterator[Faults]:
     """Fault injection for the test's functions, switched off again after it."""
-    faults = Faults(aws, outputs)
+    faults = Faults(ls_layout, aws, outputs)
     try:
         yield faults
     finally:

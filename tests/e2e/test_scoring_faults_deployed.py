@@ -41,7 +41,7 @@ def test_a_crashing_batch_function_fires_its_alarm_keeps_the_file_and_clears(
     path.write_bytes(b"".join(as_json(r) + b"\n" for r in rows))
     before = accounts(ls_layout, outputs, "s3")
     # Given the batch function crashes on every invocation
-    fault.set(c.OUT_INGEST_BATCH_FN, c.FN_INGEST_BATCH)
+    fault.on(c.OUT_INGEST_BATCH_FN)
     # When a file lands, Then its Errors fire the alarm while Lambda retries it
     ingest.ingest_file(ls_layout, path, CONTRACT, wait=False)
     fired = reaches(aws, c.ALARM_BATCH_ERRORS, "ALARM")
@@ -54,7 +54,7 @@ def test_a_crashing_batch_function_fires_its_alarm_keeps_the_file_and_clears(
     )  # fmt: skip
     assert kept
     # When the fault is cleared, Then a period without errors brings the alarm back to OK
-    fault.set(c.OUT_INGEST_BATCH_FN, None)
+    fault.off(c.OUT_INGEST_BATCH_FN)
     reaches(aws, c.ALARM_BATCH_ERRORS, "OK")
 
 
@@ -67,7 +67,7 @@ def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_l
     ids = [r["transaction_id"] for r in rows]
     before = scoring_counts(ls_layout, outputs)
     # Given the stream scorer crashes on every invocation, When transactions arrive
-    fault.set(c.OUT_SCORE_STREAM_FN, c.FN_SCORE_STREAM)
+    fault.on(c.OUT_SCORE_STREAM_FN)
     send_in_order(aws, outputs, rows)
     # Then its Errors fire the alarm
     fired = reaches(aws, key, "ALARM")
@@ -88,7 +88,7 @@ def test_a_crashing_scorer_fires_its_alarm_and_keeps_every_record_to_decide_it_l
         "dead_lettered"]  # fmt: skip
     # When the fault is cleared, Then the operator's re-submission (the signed API) decides
     # them, each once, and a period without errors brings the alarm back to OK
-    fault.set(c.OUT_SCORE_STREAM_FN, None)
+    fault.off(c.OUT_SCORE_STREAM_FN)
     for row in rows:
         answer = scoring.call_api(ls_layout, as_json(row))
         assert answer.status == 200, answer
@@ -104,14 +104,14 @@ def test_a_crashing_api_scorer_fires_its_alarm_and_answers_again_once_cleared(
     assert alarm(aws, key)["StateValue"] != "ALARM"
     rows = transactions(3, 3, seed=405, tag=f"apicrash-{uuid.uuid4().hex[:6]}")
     # Given the API function crashes on every invocation (a crash, not an answer)
-    fault.set(c.OUT_SCORE_API_FN, c.FN_SCORE_API)
+    fault.on(c.OUT_SCORE_API_FN)
     # When callers post transactions, Then they get a server error and the alarm fires
     for row in rows[:2]:
         assert scoring.call_api(ls_layout, as_json(row)).status >= 500
     fired = reaches(aws, key, "ALARM")
     assert fired["MetricName"] == "Errors"
     # When the fault is cleared, Then calls are answered and a period without errors clears it
-    fault.set(c.OUT_SCORE_API_FN, None)
+    fault.off(c.OUT_SCORE_API_FN)
     answer = scoring.call_api(ls_layout, as_json(rows[2]))
     assert answer.status == 200, answer
     reaches(aws, key, "OK")
