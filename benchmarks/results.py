@@ -137,6 +137,19 @@ def table(rows: Iterable[dict[str, Any]], aims: tuple[Aim, ...] = AIMS) -> Table
     return out
 
 
+def markdown(rows: Iterable[dict[str, Any]], aims: tuple[Aim, ...] = AIMS) -> str:
+    """The same table in Markdown, for the README (``--markdown``)."""
+    lines = ["| figure | value | unit | baseline | ratio | aim | met? |",
+             "| --- | ---: | --- | ---: | ---: | --- | :---: |"]  # fmt: skip
+    for r in annotated(rows, aims):
+        ratio = "" if r.get("ratio") is None else f"{_number(r['ratio'])}x"
+        met = "—" if r["aim"] is None else "?" if r["met"] is None else "yes" if r["met"] else "no"
+        cells = [f"`{r.get('name', '')}`", _number(r.get("value")), str(r.get("unit") or ""),
+                 _number(r.get("baseline")), ratio, r["aim"] or "", met]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def machine(now: datetime | None = None) -> str:
     """One line on the machine: cores, load average (now), total memory, Python, date."""
     try:
@@ -186,10 +199,14 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print bench-results.json as one table.")
     parser.add_argument("--file", type=Path, default=RESULTS, help=f"default {RESULTS}")
     parser.add_argument("--json", action="store_true", help="the rows with aim and met, as JSON")
+    parser.add_argument("--markdown", action="store_true", help="the table in Markdown (README)")
     args = parser.parse_args(argv)
     rows = load(args.file)
     if args.json:
         print(json.dumps(annotated(rows), indent=2))
+        return 0
+    if args.markdown:
+        print(f"{machine()}\n\n{markdown(rows)}\n\n{summary(annotated(rows))}")
         return 0
     if console is None:
         console = Console(highlight=False)

@@ -165,6 +165,27 @@ def test_json_output_adds_aim_and_met_to_each_row(
     assert all(set(r) == FIVE_KEYS | {"aim", "met"} for r in shown)
 
 
+def test_markdown_output_is_the_same_table_for_the_readme(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = written(
+        tmp_path,
+        [
+            results.row("scoring.cold_init_total", 1720.0, "ms"),
+            results.row("scoring_single_p50", 80.0, "us", 160.0),
+        ],
+    )
+    assert results.main(["--file", str(path), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    rows = [ln for ln in out.splitlines() if ln.startswith("| `")]
+    assert rows == [
+        "| `scoring.cold_init_total` | 1,720 | ms |  |  | <= 1,500 ms | no |",
+        "| `scoring_single_p50` | 80 | us | 160 | 2x |  | — |",  # baseline / value: 2x faster
+    ]
+    assert "aims: 0 met, 1 missed" in out
+
+
 def test_a_missing_file_prints_the_machine_and_no_rows(tmp_path: Path) -> None:
     code, text = printed(["--file", str(tmp_path / "absent.json")])
     assert code == 0
