@@ -34,6 +34,8 @@ def test_environment_has_the_switches_a_docker_less_host_needs(
     assert env["LAMBDA_RUNTIME_EXECUTOR"] == "fraudops-host"
     assert env["PROVIDER_OVERRIDE_DYNAMODB"] == "fraudops"
     assert env["FILESYSTEM_ROOT"].startswith(str(layout.state_dir))
+    # And keeps no state: not LocalStack's, not kinesis-mock's file of every record
+    assert env["PERSISTENCE"] == "0" and env["KINESIS_PERSISTENCE"] == "0"
     # And it inherits the machine's CA settings (npm, pip) but no credentials or other config
     assert env["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/extra.pem"
     assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env and "SERVICES" not in env
