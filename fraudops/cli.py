@@ -662,12 +662,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = (
+    "fraudops: interrupted. Run the same command again: a deploy first waits for what LocalStack "
+    "is still doing and removes a stack left failed, and the demo starts a new run"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if isinstance(getattr(args, "contract", None), str):
             load_contract(args.contract)  # a wrong name fails here, before any network call
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     except Exception as exc:
         problem = explain(exc, args)
         if problem is None:

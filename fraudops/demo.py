@@ -70,7 +70,7 @@ class Demo:
         try:
             with quiet_output(log):
                 self.outputs = dict(deploy.deploy(self.layout)["outputs"])
-        except Exception:
+        except Exception:  # a Ctrl-C (KeyboardInterrupt) is not a failure: no log dump
             console.print(log.read_text(errors="replace")[-3000:])
             raise
         console.print(f"stack {deploy.stack_name()} deployed [dim]{self.elapsed()}[/]")
@@ -253,6 +253,7 @@ class Demo:
             drift=1.0,
             n_cards=300,
         )
+        self.rearm(c.ALARM_DRIFT)
         self.stream([r for r, _ in _as_sent(table, f"drift-{self.tag}")], "drifted")
         with console.status("the drift watch runs every minute; waiting for the drift alarm ..."):
             alarm = poll(
@@ -267,17 +268,40 @@ class Demo:
         console.print(f"drift alarm: {'ALARM' if alarm else '?'} [dim]{self.elapsed()}[/]")
         self.retrain(self.before_retraining)
 
+    def rearm(self, key: str) -> None:
+        """An alarm still in ALARM from an earlier run (its window still holds that run's
+        drift) would not notify again: alarms act on a change of state. Set it to OK so that
+        this run's drift is what fires it, as an operator re-arms an alarm."""
+        if self._alarm(key) != "ALARM":
+            return
+        self.aws("cloudwatch").set_alarm_state(
+            AlarmName=f"{c.STACK_NAME}-{key}",
+            StateValue="OK",
+            StateReason="fraudops demo: re-armed, so that this run's traffic is what fires it",
+        )
+        self.alarms_fired.discard(key)
+        console.print(f"the {key} alarm was still in ALARM from an earlier run: re-armed (OK)")
+
     def retrain(self, before: set[str]) -> None:
         from fraudops import monitor, training
+        from fraudops.errors import UserError
 
         self.step("Retraining started by itself (loop-guarded), its result goes to shadow")
         with console.status("waiting for the alarm's retraining ..."):
-            new = poll(
-                lambda: [e for e in self._retrain_runs() if e["executionArn"] not in before],
-                timeout=180,
-                interval=2,
-                what="the retraining execution",
-            )
+            try:
+                new = poll(
+                    lambda: [e for e in self._retrain_runs() if e["executionArn"] not in before],
+                    timeout=RETRAIN_START_S,
+                    interval=2,
+                    what="the retraining execution",
+                )
+            except TimeoutError:
+                guard = monitor.retraining_lines(monitor.retraining(self.layout))[0]
+                raise UserError(
+                    f"the drift alarm fired but no retraining started within "
+                    f"{RETRAIN_START_S} s ({guard}): see `fraudops monitor` and the "
+                    "retrain_on_alarm function's log"
+                ) from None
         run = new[-1]  # the first one since scoring began (the list is newest first)
         request = json.loads(
             self.aws("stepfunctions").describe_execution(executionArn=run["executionArn"])["input"]
@@ -370,6 +394,9 @@ class Demo:
             "retraining": self.summary.get("retraining"),
             "dashboard": self.summary.get("dashboard"),
         }
+
+
+RETRAIN_START_S = 180  # the alarm's SNS notification -> retrain_on_alarm -> StartExecution
 
 
 def _as_sent(table: Any, tag: str) -> list[tuple[dict[str, Any], bool]]:

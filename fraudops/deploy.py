@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -74,6 +75,8 @@ def _cdklocal(layout: Layout, *args: str) -> None:
         raise DeployError(f"the CDK CLI is missing ({cmd[0]}): run `make install`")
     print("$", " ".join(cmd[0:1] + list(args)), flush=True)
     done = subprocess.run(cmd, cwd=layout.root, env=cdk_env(layout), check=False)
+    if done.returncode == -signal.SIGINT:  # Ctrl-C reached the CDK CLI too: not a CDK failure
+        raise KeyboardInterrupt
     if done.returncode != 0:
         raise DeployError(f"cdklocal {args[0]} failed with exit code {done.returncode}")
 

@@ -2,11 +2,13 @@
 
 Stock LocalStack forwards DynamoDB to DynamoDB Local, which needs Java and a download from the
 internet; neither is available here. moto implements the API in-process, so every operation
-falls through to it. Two things moto lacks are added:
+falls through to it. What moto lacks is added:
 
 * a lock around every operation, because moto's backends are plain dicts: concurrent requests
   could interleave a condition check with another write, or a transaction's rollback copy could
   drop a concurrent write, which real DynamoDB never does;
+* transactions that back up only the items they name (``ddb_transactions``): moto copies
+  every table a transaction names, so a commit's cost grew with the table;
 * a TTL sweeper, because real DynamoDB deletes expired items in the background and apps rely on
   it (idempotency keys, short-lived cases); moto only stores the TTL setting.
 """
@@ -150,6 +152,9 @@ class FraudopsDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
     """Every operation not defined here raises NotImplementedError and so falls through to moto."""
 
     def __init__(self) -> None:
+        from fraudops_emulator import ddb_transactions
+
+        ddb_transactions.install()
         self.sweeper = TtlSweeper(sweep_period_s())
         self.sweeper.start()
 

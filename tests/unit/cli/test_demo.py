@@ -1,11 +1,16 @@
 """The demo's own helpers: transactions sent as a producer sends them with their truth kept
-aside, and the ledger line of the summary."""
+aside, the ledger line of the summary, and a second run's alarms re-armed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from fraudops import demo, generator
+from fraudops.errors import UserError
+from fraudops.paths import Layout
 
 
 def test_rows_are_sent_without_their_label_and_the_truth_is_kept_aside() -> None:
@@ -35,3 +40,55 @@ def test_the_ledger_line_says_whether_the_counts_balance() -> None:
 def test_percentiles_of_the_decision_latency() -> None:
     values = [float(v) for v in range(1, 101)]
     assert demo._pct(values, 50) in (50.0, 51.0) and demo._pct(values, 99) == 99.0
+
+
+class Alarms:
+    """CloudWatch's answers about one alarm, and the states set on it."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+        self.set: list[str] = []
+
+    def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:
+        return {"MetricAlarms": [{"AlarmName": AlarmNames[0], "StateValue": self.state}]}
+
+    def set_alarm_state(self, AlarmName: str, StateValue: str, StateReason: str) -> None:
+        self.state = StateValue
+        self.set.append(f"{AlarmName}={StateValue}")
+
+
+def demo_with(monkeypatch: pytest.MonkeyPatch, cloudwatch: Alarms) -> demo.Demo:
+    run = demo.Demo(Layout.from_env(port=4599), rate=10, stream_n=10)
+    monkeypatch.setattr(run, "aws", lambda service: cloudwatch)
+    return run
+
+
+def test_an_alarm_left_in_alarm_by_an_earlier_run_is_rearmed_so_this_run_fires_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Alarms act on a change of state: one still in ALARM would start no retraining."""
+    cloudwatch = Alarms("ALARM")
+    run = demo_with(monkeypatch, cloudwatch)
+    run.rearm("drift")
+    assert cloudwatch.set == ["FraudOps-drift=OK"]
+    assert run.alarms_fired == set()
+
+
+def test_an_alarm_in_ok_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    cloudwatch = Alarms("OK")
+    demo_with(monkeypatch, cloudwatch).rearm("drift")
+    assert cloudwatch.set == []
+
+
+def test_no_retraining_after_the_alarm_is_a_one_line_error_with_the_guard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraudops import monitor
+
+    run = demo_with(monkeypatch, Alarms("ALARM"))
+    monkeypatch.setattr(run, "_retrain_runs", lambda: [])
+    monkeypatch.setattr(demo, "RETRAIN_START_S", 0)
+    monkeypatch.setattr(monitor, "retraining", lambda layout: {"paused": True, "day_count": 2})
+    expected = r"no retraining started within 0 s \(retraining \(paused\)"
+    with pytest.raises(UserError, match=expected):
+        run.retrain(set())

@@ -686,3 +686,21 @@ def test_destroy_and_generate_print_a_small_document(
         0,
         {"path": str(target), "rows": 50, "contract": "transactions", "expected_rejections": {}},
     )
+
+
+def test_ctrl_c_during_a_deploy_prints_one_line_with_what_to_do_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The CDK CLI gets the same SIGINT and dies of it (-2): that is an interruption, not a CDK
+    failure, so no CDK log is dumped and no traceback is printed."""
+    monkeypatch.setattr(localstack, "health_ok", lambda endpoint, timeout=5.0: True)
+    monkeypatch.setattr(deploy, "settle", lambda layout: None)
+    cdk = tmp_path / "node_modules" / ".bin" / "cdklocal"
+    cdk.parent.mkdir(parents=True)
+    cdk.write_text("#!/bin/sh\nkill -INT $$\n")
+    cdk.chmod(0o755)
+    monkeypatch.setattr(Layout, "node_bin", property(lambda self: cdk.parent))
+    code, out, err = run(capsys, "deploy")
+    assert code == 130
+    assert err.splitlines()[-1] == cli.INTERRUPTED
+    assert "Traceback" not in out + err
