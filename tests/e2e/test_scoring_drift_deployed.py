@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import uuid
 from typing import Any
@@ -62,13 +63,24 @@ def champion(ls_layout: Layout, aws: Any, outputs: dict[str, str]) -> dict[str, 
     return version
 
 
+# The watch's window is time-based (the last N seconds of decisions): a phase starts this long
+# after the previous phase's last decision, and its window reaches back 1-2 s before its send,
+# so that no decision of the previous phase falls in it (a 5 s margin did, once the stack got
+# fast enough to decide 1,200 transactions and curate them in ~13 s).
+PHASE_GAP_S = 3.0
+last_decided = [0.0]
+
+
 def stream_and_watch(aws: Any, outputs: dict[str, str], rows: list[dict[str, Any]]) -> dict:
     """Send ``rows``, wait until each is decided and its decision curated in the decisions
     zone, then run the watch over exactly the time since the send."""
+    poll(lambda: time.time() - last_decided[0] > PHASE_GAP_S, timeout=PHASE_GAP_S + 1,
+         interval=0.2, what="the previous phase's decisions out of the window")  # fmt: skip
     started = time.time()
     send_in_order(aws, outputs, rows)
     ids = [r["transaction_id"] for r in rows]
     wait_decided(aws, outputs, ids)
+    last_decided[0] = time.time()
     bucket = outputs["DataBucketName"]
 
     def curated() -> bool:
@@ -76,7 +88,7 @@ def stream_and_watch(aws: Any, outputs: dict[str, str], rows: list[dict[str, Any
         return set(ids) <= set(zone["transaction_id"].to_pylist())
 
     poll(curated, timeout=240, interval=3, what="the decisions curated")
-    window = int(time.time() - started) + 5
+    window = math.ceil(time.time() - started) + 1
     answer = aws("lambda").invoke(
         FunctionName=outputs[c.OUT_MONITOR_DRIFT_FN],
         Payload=json.dumps({"window_seconds": window}).encode(),
