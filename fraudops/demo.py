@@ -253,6 +253,7 @@ class Demo:
             drift=1.0,
             n_cards=300,
         )
+        self.guard_free()
         self.rearm(c.ALARM_DRIFT)
         self.stream([r for r, _ in _as_sent(table, f"drift-{self.tag}")], "drifted")
         with console.status("the drift watch runs every minute; waiting for the drift alarm ..."):
@@ -267,6 +268,25 @@ class Demo:
         console.print("\n".join(monitor.drift_lines(report)))
         console.print(f"drift alarm: {'ALARM' if alarm else '?'} [dim]{self.elapsed()}[/]")
         self.retrain(self.before_retraining)
+
+    def guard_free(self) -> None:
+        """Wait (bounded) until the retraining guard would take a start: no retraining running
+        and the cooldown since the last start over. A retraining an earlier run's traffic
+        started (or this run's own, before its drift) would otherwise refuse the one this run's
+        drift asks for, and the demo would show a refusal instead of a retraining."""
+        from fraudops import monitor
+
+        def free() -> bool:
+            guard = monitor.retraining(self.layout)
+            running, last = guard.get("running"), guard.get("last_started")
+            cooled = last is None or time.time() - float(last) > c.RETRAIN_COOLDOWN_LOCAL_SECONDS
+            return (not running or running == "-") and cooled
+
+        if free():
+            return
+        with console.status("a retraining ran moments ago: waiting for the guard's cooldown ..."):
+            poll(free, timeout=GUARD_FREE_S, interval=3, what="the retraining guard free")
+        console.print(f"the retraining guard is free again [dim]{self.elapsed()}[/]")
 
     def rearm(self, key: str) -> None:
         """An alarm still in ALARM from an earlier run (its window still holds that run's
@@ -397,6 +417,7 @@ class Demo:
 
 
 RETRAIN_START_S = 180  # the alarm's SNS notification -> retrain_on_alarm -> StartExecution
+GUARD_FREE_S = 420  # a retraining in progress (~2-3 min here), then the local cooldown
 
 
 def _as_sent(table: Any, tag: str) -> list[tuple[dict[str, Any], bool]]:

@@ -92,3 +92,45 @@ def test_no_retraining_after_the_alarm_is_a_one_line_error_with_the_guard(
     expected = r"no retraining started within 0 s \(retraining \(paused\)"
     with pytest.raises(UserError, match=expected):
         run.retrain(set())
+
+
+def test_the_drift_waits_for_a_retraining_guard_an_earlier_retraining_left_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A retraining started moments ago (running, then in its cooldown) would refuse the one
+    this run's drift asks for: the demo waits until the guard would take a start."""
+    import time
+
+    from fraudops import clients, monitor
+
+    now = time.time()
+    states: list[dict[str, Any]] = [
+        {"running": "retrain-drift-1", "last_started": now - 5},
+        {"running": None, "last_started": now - 30},
+        {"running": None, "last_started": now - 30},
+        {"running": None, "last_started": now - 600},
+    ]
+    seen: list[dict[str, Any]] = []
+
+    def guard(layout: Layout) -> dict[str, Any]:
+        seen.append(states[min(len(seen), len(states) - 1)])
+        return seen[-1]
+
+    monkeypatch.setattr(monitor, "retraining", guard)
+    monkeypatch.setattr(clients.time, "sleep", lambda s: None)
+    demo_with(monkeypatch, Alarms("OK")).guard_free()
+    assert len(seen) == 4
+
+
+def test_a_free_guard_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fraudops import monitor
+
+    calls: list[int] = []
+
+    def guard(layout: Layout) -> dict[str, Any]:
+        calls.append(1)
+        return {"running": None}
+
+    monkeypatch.setattr(monitor, "retraining", guard)
+    demo_with(monkeypatch, Alarms("OK")).guard_free()
+    assert calls == [1]
