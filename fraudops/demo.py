@@ -254,6 +254,8 @@ class Demo:
             n_cards=300,
         )
         self.guard_free()
+        # the retraining to follow is the one this drift starts: any earlier one has ended
+        self.before_retraining = {e["executionArn"] for e in self._retrain_runs()}
         self.rearm(c.ALARM_DRIFT)
         self.stream([r for r, _ in _as_sent(table, f"drift-{self.tag}")], "drifted")
         with console.status("the drift watch runs every minute; waiting for the drift alarm ..."):
