@@ -272,22 +272,29 @@ class Demo:
         self.retrain(self.before_retraining)
 
     def guard_free(self) -> None:
-        """Wait (bounded) until the retraining guard would take a start: no retraining running
-        and the cooldown since the last start over. A retraining an earlier run's traffic
+        """Wait (bounded) until the retraining guard would take a start, asked with the guard's
+        own rule (running, cooldown, daily cap, paused). A retraining an earlier run's traffic
         started (or this run's own, before its drift) would otherwise refuse the one this run's
         drift asks for, and the demo would show a refusal instead of a retraining."""
         from fraudops import monitor
+        from fraudops.errors import UserError
 
-        def free() -> bool:
-            guard = monitor.retraining(self.layout)
-            running, last = guard.get("running"), guard.get("last_started")
-            cooled = last is None or time.time() - float(last) > c.RETRAIN_COOLDOWN_LOCAL_SECONDS
-            return (not running or running == "-") and cooled
+        def blocked() -> str | None:
+            return monitor.guard_state(self.layout).blocked(
+                time.time(), c.RETRAIN_COOLDOWN_LOCAL_SECONDS, c.RETRAIN_DAILY_CAP_LOCAL
+            )
 
-        if free():
+        if blocked() is None:
             return
         with console.status("a retraining ran moments ago: waiting for the guard's cooldown ..."):
-            poll(free, timeout=GUARD_FREE_S, interval=3, what="the retraining guard free")
+            try:
+                poll(lambda: blocked() is None, timeout=GUARD_FREE_S, interval=3,
+                     what="the retraining guard free")  # fmt: skip
+            except TimeoutError:
+                raise UserError(
+                    f"this run's drift could not start a retraining within {GUARD_FREE_S} s: "
+                    f"the guard says {blocked()} (see `fraudops retrain status`)"
+                ) from None
         console.print(f"the retraining guard is free again [dim]{self.elapsed()}[/]")
 
     def rearm(self, key: str) -> None:

@@ -13,6 +13,7 @@ from fraudops.clients import client
 from fraudops.errors import UserError
 from fraudops.paths import Layout
 from fraudops_shared.aws.retrain import DynamoRetrainGuard
+from fraudops_shared.monitoring.retrain import GuardState
 from fraudops_shared.runtime.settings import LABELS_CONTRACT
 from infra import constants as c
 
@@ -75,6 +76,11 @@ def retraining(layout: Layout, contract: str = STREAM_CONTRACT) -> dict[str, Any
     """The retraining guard of ``contract``: running run, last start, its trigger and outcome,
     today's count, paused or not."""
     return {"contract": contract, **_guard(layout).item(contract)}
+
+
+def guard_state(layout: Layout, contract: str = STREAM_CONTRACT) -> GuardState:
+    """The retraining guard as the alarm handler reads it (to ask whether it would start)."""
+    return _guard(layout).state(contract)
 
 
 def set_paused(layout: Layout, paused: bool, contract: str = STREAM_CONTRACT) -> dict[str, Any]:

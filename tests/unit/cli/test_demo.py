@@ -11,6 +11,7 @@ import pytest
 from fraudops import demo, generator
 from fraudops.errors import UserError
 from fraudops.paths import Layout
+from fraudops_shared.monitoring.retrain import GuardState
 
 
 def test_rows_are_sent_without_their_label_and_the_truth_is_kept_aside() -> None:
@@ -104,19 +105,19 @@ def test_the_drift_waits_for_a_retraining_guard_an_earlier_retraining_left_busy(
     from fraudops import clients, monitor
 
     now = time.time()
-    states: list[dict[str, Any]] = [
-        {"running": "retrain-drift-1", "last_started": now - 5},
-        {"running": None, "last_started": now - 30},
-        {"running": None, "last_started": now - 30},
-        {"running": None, "last_started": now - 600},
+    states = [
+        GuardState(running="retrain-drift-1", last_started=now - 5),
+        GuardState(last_started=now - 30),
+        GuardState(last_started=now - 30),
+        GuardState(last_started=now - 600),
     ]
-    seen: list[dict[str, Any]] = []
+    seen: list[GuardState] = []
 
-    def guard(layout: Layout) -> dict[str, Any]:
+    def guard(layout: Layout) -> GuardState:
         seen.append(states[min(len(seen), len(states) - 1)])
         return seen[-1]
 
-    monkeypatch.setattr(monitor, "retraining", guard)
+    monkeypatch.setattr(monitor, "guard_state", guard)
     monkeypatch.setattr(clients.time, "sleep", lambda s: None)
     demo_with(monkeypatch, Alarms("OK")).guard_free()
     assert len(seen) == 4
@@ -127,10 +128,22 @@ def test_a_free_guard_is_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None
 
     calls: list[int] = []
 
-    def guard(layout: Layout) -> dict[str, Any]:
+    def guard(layout: Layout) -> GuardState:
         calls.append(1)
-        return {"running": None}
+        return GuardState()
 
-    monkeypatch.setattr(monitor, "retraining", guard)
+    monkeypatch.setattr(monitor, "guard_state", guard)
     demo_with(monkeypatch, Alarms("OK")).guard_free()
     assert calls == [1]
+
+
+def test_a_guard_that_stays_shut_is_a_one_line_error_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraudops import clients, monitor
+
+    monkeypatch.setattr(monitor, "guard_state", lambda layout: GuardState(paused=True))
+    monkeypatch.setattr(demo, "GUARD_FREE_S", 0)
+    monkeypatch.setattr(clients.time, "sleep", lambda s: None)
+    with pytest.raises(UserError, match=r"the guard says paused: automatic retraining"):
+        demo_with(monkeypatch, Alarms("OK")).guard_free()

@@ -64,6 +64,10 @@ class GuardState:
 
     def refusal(self, now: float, cooldown: int, cap: int) -> str:
         """Why this state refuses a start now."""
+        return self.blocked(now, cooldown, cap) or "refused by a concurrent start"
+
+    def blocked(self, now: float, cooldown: int, cap: int) -> str | None:
+        """Why this state would refuse a start now; None when it would take one."""
         if self.paused:
             return "paused: automatic retraining is switched off for this contract"
         if self.running:
@@ -74,7 +78,7 @@ class GuardState:
                    f"(cooldown {cooldown} s, {wait:.0f} s left)"  # fmt: skip
         if self.day == _day(now) and self.day_count >= cap:
             return f"daily cap: {self.day_count} retrainings today (cap {cap})"
-        return "refused by a concurrent start"
+        return None
 
 
 class RetrainGuard(Protocol):
