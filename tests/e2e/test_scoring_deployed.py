@@ -84,6 +84,12 @@ def test_parked_records_are_decided_once_a_champion_is_promoted(
     champion: dict[str, Any], early: list[dict[str, Any]], ls_layout: Layout, aws: Any,
     outputs: dict[str, str],
 ) -> None:  # fmt: skip
+    # The API's environment that answered 503 above serves the champion at its next call, not
+    # a refresh bound later ("no champion" is never cached)
+    (row,) = transactions(1, 1, seed=84, tag=f"first-{uuid.uuid4().hex[:6]}")
+    answer = scoring.call_api(ls_layout, json.dumps(row).encode())
+    assert answer.status == 200, answer.body
+    assert answer.body["decision"]["model_id"] == champion["model_id"]
     found = wait_decided(aws, outputs, [r["transaction_id"] for r in early], timeout=180)
     assert {d["source"] for d in found.values()} == {"replay"}
     assert {d["model_id"] for d in found.values()} == {champion["model_id"]}

@@ -73,6 +73,7 @@ class MemoryModelSource:
         self.versions: dict[int, dict[str, Any]] = {}
         self.blobs: dict[str, bytes] = {}
         self.reads = 0
+        self.unreachable: set[int] = set()  # versions whose artifact read fails (store down)
 
     def add(self, rec: dict[str, Any], data: bytes) -> None:
         self.versions[int(rec["version"])] = rec
@@ -92,6 +93,8 @@ class MemoryModelSource:
         return self.versions.get(version)
 
     def artifact(self, ref: Mapping[str, Any]) -> bytes:
+        if any(self.versions[v]["onnx"]["key"] == ref.get("key") for v in self.unreachable):
+            raise ConnectionError("Could not connect to the endpoint URL")  # as botocore's
         sha = ref.get("sha256")
         if not isinstance(sha, str) or len(sha) != 64:
             raise ArtifactError("no SHA-256 to check it against")

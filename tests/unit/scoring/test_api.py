@@ -78,6 +78,24 @@ def test_without_a_champion_the_answer_is_503() -> None:
     assert answer.status == 503 and answer.body["error"]["code"] == "no_champion"
 
 
+def test_a_champion_promoted_just_after_a_503_is_served_at_the_next_call() -> None:
+    world = World()
+    api = world.api()
+    assert api.score(body(transaction(1))).status == 503
+    world.champion(1)
+    world.clock.t -= 60  # inside the refresh bound of the 503 call
+    assert api.score(body(transaction(1))).status == 200
+
+
+def test_a_champion_that_cannot_be_read_just_now_is_a_503_to_retry_not_no_champion() -> None:
+    world = World()
+    world.champion(1)
+    world.registry.unreachable = {1}
+    answer = world.api().score(body(transaction(1)))
+    assert answer.status == 503 and answer.body["error"]["code"] == "model_unavailable"
+    assert "retry" in answer.body["error"]["message"] and world.decisions.items == {}
+
+
 def test_an_unknown_card_is_scored_as_first_seen(world: World) -> None:
     answer = world.api().score(body(transaction(1, card="never-seen")))
     names = world.features.names

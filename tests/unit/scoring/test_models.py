@@ -6,9 +6,22 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 
+from fraudops_shared.scoring.models import ModelUnavailable
 from tests.unit.scoring.champions import model_bytes, record
 from tests.unit.scoring.world import World
+
+
+def serving_v1_with_v2_promoted() -> World:
+    """A warm scorer serving v1, and v2 (valid) promoted since its last read."""
+    world = World()
+    world.champion(1)
+    world.models.current()
+    data = model_bytes("hist_gradient_boosting")
+    world.registry.add(record(2, data), data)
+    world.registry.promote(2)
+    return world
 
 
 def test_the_champion_is_loaded_once_and_cached() -> None:
@@ -22,12 +35,7 @@ def test_the_champion_is_loaded_once_and_cached() -> None:
 
 
 def test_a_promotion_reaches_the_scorer_within_the_refresh_bound() -> None:
-    world = World()
-    world.champion(1)
-    world.models.current()
-    data = model_bytes("hist_gradient_boosting")
-    world.registry.add(record(2, data), data)
-    world.registry.promote(2)
+    world = serving_v1_with_v2_promoted()
     world.clock.t += 14  # before the bound: still v1 (no read)
     assert world.models.current()[0].version == 1  # type: ignore[union-attr]
     world.clock.t += 1  # at the bound (15 s): v2
@@ -98,6 +106,65 @@ def test_a_champion_of_another_feature_set_is_refused() -> None:
     assert world.models.current()[0] is None
     (refusal,) = world.models.drain_refusals()
     assert "feature set" in refusal.reason and "refusing to score" in refusal.reason
+
+
+def test_a_scorer_that_holds_no_champion_serves_the_first_promotion_at_its_next_call() -> None:
+    world = World()
+    # Given an environment that answered "no champion" a moment ago
+    assert world.models.current() == (None, None)
+    data = model_bytes()
+    world.registry.add(record(1, data), data)
+    world.registry.promote(1)
+    # Then its next call, well inside the refresh bound, serves the promoted champion
+    world.clock.t += 0.1
+    champion, _ = world.models.current()
+    assert champion is not None and champion.version == 1
+    # And once it holds one, the pointer is read at the bound again, not at every call
+    reads = world.registry.reads
+    for _ in range(10):
+        world.models.current()
+    assert world.registry.reads == reads
+
+
+def test_a_champion_that_cannot_be_read_just_now_is_retried_not_refused() -> None:
+    world = World()
+    data = model_bytes()
+    world.registry.add(record(1, data), data)
+    world.registry.promote(1)
+    # Given the artifact store is unreachable when a cold environment first needs the champion
+    world.registry.unreachable = {1}
+    with pytest.raises(ModelUnavailable, match="v1 could not be read: ConnectionError"):
+        world.models.current()
+    # Then that is not a refusal (no alarm, nothing remembered against the model)
+    assert world.models.drain_refusals() == []
+    # And the next call, once the store answers, serves it
+    world.registry.unreachable = set()
+    champion, _ = world.models.current()
+    assert champion is not None and champion.version == 1
+
+
+def test_a_read_failure_never_makes_a_cold_scorer_serve_an_older_champion() -> None:
+    world = World()
+    world.champion(1)
+    data = model_bytes("hist_gradient_boosting")
+    world.registry.add(record(2, data), data)
+    world.registry.promote(2)
+    world.registry.unreachable = {2}
+    # Given a cold environment that cannot read v2 (promoted and valid)
+    with pytest.raises(ModelUnavailable):
+        world.models.current()
+    # Then it did not fall back to v1 (the fallback is for refused versions only)
+    assert world.models.champion is None and world.models.loads == 0
+
+
+def test_a_warm_scorer_keeps_its_champion_while_a_promotion_cannot_be_read() -> None:
+    world = serving_v1_with_v2_promoted()
+    world.registry.unreachable = {2}
+    world.clock.t += 60
+    assert world.models.current()[0].version == 1  # type: ignore[union-attr]
+    world.registry.unreachable = set()
+    world.clock.t += 15
+    assert world.models.current()[0].version == 2  # type: ignore[union-attr]
 
 
 def test_the_shadow_is_scored_beside_the_champion_and_never_decides() -> None:

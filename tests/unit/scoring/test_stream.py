@@ -13,6 +13,7 @@ import pytest
 from fraudops_shared.ingestion import kpl
 from fraudops_shared.runtime.settings import SOURCE_SCORING
 from fraudops_shared.runtime.settings import balanced as accounting_balanced
+from fraudops_shared.scoring.models import ModelUnavailable
 from fraudops_shared.scoring.ports import StateWrite
 from tests.unit.scoring.champions import CONTRACT, transaction
 from tests.unit.scoring.world import World
@@ -149,6 +150,22 @@ def test_without_a_champion_records_are_parked_then_decided_once_one_is_promoted
     assert sorted(world.decisions.items) == sorted(r["transaction_id"] for r in rows)
     assert {d["source"] for d in world.decisions.items.values()} == {"replay"}
     assert world.counts() == {"in_records": 5, "decided": 5, "parked": 0}
+
+
+def test_a_champion_that_cannot_be_read_just_now_fails_the_batch_for_a_retry_parking_nothing(
+) -> None:  # fmt: skip
+    world = World()
+    world.champion(1)
+    world.registry.unreachable = {1}
+    rows = [transaction(i) for i in range(5)]
+    # When a cold scorer cannot read the champion's artifact (the store is down)
+    with pytest.raises(ModelUnavailable):
+        world.score(world.kinesis(rows))
+    # Then nothing is parked as if no model existed, and nothing is counted: Lambda retries it
+    assert world.parked.keys(CONTRACT) == [] and world.counts() == {}
+    world.registry.unreachable = set()
+    result = world.score(world.kinesis(rows))
+    assert len(result.decisions) == 5 and balanced(world.counts())
 
 
 def test_a_concurrent_writer_of_a_card_makes_the_batch_read_again(world: World) -> None:

@@ -171,7 +171,15 @@ def stream_consumer(function: str) -> Callable[[Handler], Handler]:
 
 # --- scoring: the metric contract the scoring alarms and the dashboard read ---------------------
 OUTCOMES = ("approve", "review", "decline")
-API_OUTCOMES = (*OUTCOMES, "duplicate", "invalid_transaction", "too_large", "no_champion", "busy")
+API_OUTCOMES = (
+    *OUTCOMES,
+    "duplicate",
+    "invalid_transaction",
+    "too_large",
+    "no_champion",
+    "model_unavailable",
+    "busy",
+)
 
 
 def emit_scoring_metrics(

@@ -10,7 +10,8 @@ Answers (``ApiAnswer``):
   out-of-range field, NaN or Infinity, a naive or future time...): the contract's rule ids, as
   ingestion would quarantine it;
 * 413 for a body over ``MAX_BODY_BYTES``;
-* 503 ``{"error": {"code": "no_champion", ...}}`` while no verified champion exists.
+* 503 ``{"error": {"code": "no_champion", ...}}`` while no verified champion exists, and
+  ``model_unavailable`` when one exists but could not be read just now (retry).
 
 Order: the card's state first (conditional on its version; a concurrent writer makes this
 request read again), then the decision (written only if none exists: concurrent duplicates all
@@ -34,7 +35,7 @@ from fraudops_shared.features.transforms import FeatureSet
 from fraudops_shared.ingestion.records import UserRecord
 from fraudops_shared.ingestion.stream_records import decode
 from fraudops_shared.scoring.engine import as_record, decide, flagged
-from fraudops_shared.scoring.models import ModelCache
+from fraudops_shared.scoring.models import ModelCache, ModelUnavailable
 from fraudops_shared.scoring.ports import (
     CardStates,
     DecisionSink,
@@ -96,7 +97,11 @@ class ApiScoring:
         tid = str(row["transaction_id"])
         if (existing := self.decisions.get_many([tid]).get(tid)) is not None:
             return ApiAnswer(200, {"decision": existing, "duplicate": True}, "duplicate")
-        champion, shadow = self.models.current()
+        try:
+            champion, shadow = self.models.current()
+        except ModelUnavailable as err:  # the champion exists but could not be read just now
+            return _error(503, "model_unavailable", f"the champion could not be loaded: {err}; "
+                          "retry")  # fmt: skip
         if champion is None:
             return _error(503, "no_champion", "no verified champion model yet: promote one "
                           "(fraudops models promote V) or wait for training")  # fmt: skip

@@ -12,7 +12,15 @@ the newest earlier champion of the promotion history that verifies. No verified 
 the stream parks, the API answers 503.
 
 Refresh: the pointer (one GetItem) is re-read at most every ``refresh_seconds``, so a promotion
-reaches every warm environment within that bound plus one batch.
+reaches every warm environment within that bound plus one batch. An environment that holds no
+champion reads it at every call: "no champion" is never cached, so the first promotion is served
+by the next call, not up to a bound later.
+
+A failure to *read* a version (the registry or the artifact store unreachable, throttled, timed
+out: anything but an ``ArtifactError``) is not a verdict on the model. It is not remembered, and
+the next refresh tries again; an environment that holds no champion raises ``ModelUnavailable``
+instead of answering "no champion", so the stream retries its batch (nothing is parked for want
+of a model that exists) and the API answers 503 ``model_unavailable``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from fraudops_shared.features.transforms import FeatureSet
 from fraudops_shared.runtime.observability import logger
 from fraudops_shared.scoring.explain import Explainer
 from fraudops_shared.training import onnx_model
+from fraudops_shared.training.artifacts import ArtifactError
 
 # earlier champions a cold environment tries when the pointer names a refused version
 FALLBACK_DEPTH = 3
@@ -48,6 +57,11 @@ class ModelSource(Protocol):
 
 class ModelRefused(RuntimeError):
     """A registered version that will not be served, and why."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The pointer names a champion this environment could not read (a transient failure) and it
+    holds none: retry, do not treat the record as having no model."""
 
 
 @dataclass(frozen=True)
@@ -147,29 +161,38 @@ class ModelCache:
     load_ms: float | None = None  # the last model load: artifact read, checks, session, explainer
     _checked_at: float | None = None
     _refused: dict[tuple[int, str], str] = field(default_factory=dict)
+    _unreadable: list[str] = field(default_factory=list)  # this refresh's read failures
 
     def current(self) -> tuple[LoadedModel | None, LoadedModel | None]:
-        """(champion, shadow), re-reading the pointer when it is older than the bound."""
+        """(champion, shadow), re-reading the pointer when it is older than the bound, or at
+        every call while no champion is held."""
         now = self.clock()
-        if self._checked_at is None or now - self._checked_at >= self.refresh_seconds:
+        stale = self._checked_at is None or now - self._checked_at >= self.refresh_seconds
+        if stale or self.champion is None:
             self.refresh()
             self._checked_at = now
+        if self.champion is None and self._unreadable:
+            raise ModelUnavailable("; ".join(self._unreadable))
         return self.champion, self.shadow
 
     def refresh(self) -> None:
+        self._unreadable = []
         pointer = self.source.pointer(self.contract)
         if pointer is None:
             return  # nothing promoted yet (or the pointer was removed): keep what we had
         version = int(pointer["version"])
         chosen = self._resolve(version, self.champion)
-        if chosen is None and self.champion is None:
-            chosen = self._last_verified(pointer, version)
+        if chosen is None and self.champion is None and not self._unreadable:
+            chosen = self._last_verified(pointer, version)  # only for a refused champion
         self.champion = chosen or self.champion
+        unreadable = self._unreadable  # the champion's: a shadow that cannot be read waits
         shadow = pointer.get("shadow")
         if shadow is None:
             self.shadow = None
         else:
+            self._unreadable = []
             self.shadow = self._resolve(int(shadow), self.shadow)
+        self._unreadable = unreadable
 
     def drain_refusals(self) -> list[Refusal]:
         out, self.refusals = self.refusals, []
@@ -186,7 +209,7 @@ class ModelCache:
                 continue
             tried.add(version)
             loaded = self._resolve(version, None)
-            if loaded is not None:
+            if loaded is not None or self._unreadable:  # unreadable: retry, never an older one
                 return loaded
             if len(tried) > FALLBACK_DEPTH:
                 break
@@ -205,8 +228,18 @@ class ModelCache:
         started = time.perf_counter()
         try:
             data = self.source.artifact(record.get("onnx") or {})
+        except ArtifactError as err:  # missing, no hash, other bytes: refused, fail closed
+            self._refuse(version, sha, f"{type(err).__name__}: {err}")
+            return None
+        except Exception as err:  # could not read it now: not a verdict, tried again next time
+            reason = f"v{version} could not be read: {type(err).__name__}: {err}"
+            self._unreadable.append(reason[:300])
+            logger.warning("model unreadable: retried at the next refresh",
+                           extra={"version": version, "reason": reason[:1000]})  # fmt: skip
+            return None
+        try:
             loaded = load(self.contract, record, data, self.features)
-        except Exception as err:  # the artifact check or the load: refused, fail closed
+        except Exception as err:  # verified bytes that will not open or explain: refused
             self._refuse(version, sha, f"{type(err).__name__}: {err}")
             return None
         self.loads += 1
