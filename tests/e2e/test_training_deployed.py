@@ -3,7 +3,8 @@ failure caught and recorded), reproducibility, the registry's lineage, the model
 bad inputs the issue lists, and manual promotion / rollback through `fraudops models`.
 
 Tests in this module run in order and share the registry of the `transactions` contract:
-the first run makes the first champion; later ones are judged against it.
+the first run beats a chance-level champion promoted by the module and serves; later ones are
+judged against it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fraudops import generator, ingest, snapshot
 from fraudops.clients import poll
 from fraudops.paths import Layout
+from fraudops_shared.training import trainers
+from tests.e2e.scoring_support import FEATURES, promote, register
 
 pytestmark = pytest.mark.e2e
 
@@ -94,17 +98,33 @@ def seen_events() -> list[dict[str, Any]]:
     return []
 
 
+def chance_model() -> bytes:
+    """A model of the deployed features fitted to coin-flip labels: it ranks no better than
+    chance, so any model the pipeline trains on this module's data beats it."""
+    table = labelled_transactions(2_000, seed=3)
+    x = FEATURES.matrix(
+        {c: table.column(c).to_numpy(zero_copy_only=False) for c in FEATURES.input_columns}
+    )
+    y = np.random.default_rng(3).integers(0, 2, len(x))
+    params = {"C": 1.0, "max_iter": 1000}
+    fit = trainers.fit("logistic_regression", "logistic_regression", params, 7, x, y)
+    names = {"fraudops.features": ",".join(FEATURES.names)}
+    return trainers.to_onnx(fit.model, len(FEATURES.names), names)
+
+
 @pytest.fixture(scope="module")
-def champion_before(fraudops_json: Callable[..., Any]) -> str | None:
-    """The champion before this module's first run: none on a fresh stack, or the one the
-    scoring tests promoted (the pipeline's model must then beat it)."""
-    models = fraudops_json("models", "list", "--json")
-    return next((m["model_id"] for m in models if m["status"] == "champion"), None)
+def champion_before(ls_layout: Layout, aws: Any, outputs: dict[str, str]) -> str:
+    """The champion this module's first run is judged against: a chance-level model promoted
+    here, whatever earlier modules left serving (a retraining of theirs may have promoted a
+    model as good as this module's, and the first run's verdict would be a coin flip)."""
+    record = register(ls_layout, aws, outputs, chance_model())
+    promote(ls_layout, int(record["version"]))
+    return str(record["model_id"])
 
 
 @pytest.fixture(scope="module")
 def first(
-    fraudops_json: Callable[..., Any], snapshot_id: str, champion_before: str | None
+    fraudops_json: Callable[..., Any], snapshot_id: str, champion_before: str
 ) -> dict[str, Any]:
     return train(fraudops_json, "--snapshot", snapshot_id, "--config", json.dumps(FAST))
 
@@ -116,7 +136,7 @@ def test_first_model_is_trained_gated_and_promoted(
     outputs: dict[str, str],
     seen_events: list[dict[str, Any]],
     snapshot_id: str,
-    champion_before: str | None,
+    champion_before: str,
 ) -> None:
     # Given a snapshot of labelled transactions (and the champion of the moment, if any)
     # When the pipeline runs (the `first` fixture)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.soak import POISON_KINDS, Outgoing, batches, mix, poison_record
+from benchmarks.soak import POISON_KINDS, Outgoing, batches, entries, mix, poison_record
 from fraudops import demo, generator
 from fraudops_shared.ingestion.records import KinesisRecord
 from tests.unit.ingestion.test_stream import NOW, SHARD, Lake
@@ -91,19 +91,26 @@ def test_put_records_calls_hold_at_most_500_records_and_the_byte_limit_in_order(
     assert list(batches([])) == []
 
 
-def test_stream_ingestion_curates_each_valid_row_once_and_quarantines_the_rest() -> None:
+@pytest.mark.parametrize("aggregate", [False, True], ids=["a record each", "KPL aggregates"])
+def test_stream_ingestion_curates_each_valid_row_once_and_quarantines_the_rest(
+    aggregate: bool,
+) -> None:
     # Given a plan with every poison kind and copies, sent in batches of 100 records
     plan = mix(
         rows(600), seed=2, tag="soak-t", poison_rate=0.02, duplicate_rate=0.03, oversize=4096
     )
     lake = Lake()
     seq = 0
+    sent = 0
     for part in batches(plan.records, max_records=100):
         records = []
-        for r in part:
+        for entry in entries(part, aggregate=aggregate):
             seq += 1
-            records.append(KinesisRecord(SHARD, str(seq), r.key, r.data))
+            records.append(KinesisRecord(SHARD, str(seq), entry["PartitionKey"], entry["Data"]))
+        sent += len(records)
         lake.run(records)
+    # (aggregated: 100 records in at most 16 Kinesis records, one per card slot)
+    assert sent == plan.total if not aggregate else sent <= 16 * 7
     # Then the ledger is what the soak expects: in = sent, curated = valid, quarantined = rest
     assert lake.counts() == {
         "in_records": plan.total,
