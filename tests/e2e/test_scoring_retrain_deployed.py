@@ -107,7 +107,9 @@ def test_a_flapping_alarm_starts_one_retraining_per_cooldown(
     runs = [r for r in retrain_runs(aws, outputs) if r["executionArn"] not in before]
     assert len(runs) == 1, runs
     (run,) = new
-    assert guard["last_run_id"] == run["name"] and guard["running"] == run["name"]
+    # (the refusals' "running" reason shows it ran through the flapping; a short retraining may
+    # have ended since, which releases the guard: `running` is then "-")
+    assert guard["last_run_id"] == run["name"] and guard["running"] in (run["name"], "-")
     assert guard["last_trigger"]["alarm"] == c.ALARM_PRECISION
     request = json.loads(
         aws("stepfunctions").describe_execution(executionArn=run["executionArn"])["input"]
