@@ -161,7 +161,7 @@ class ModelCache:
     load_ms: float | None = None  # the last model load: artifact read, checks, session, explainer
     _checked_at: float | None = None
     _refused: dict[tuple[int, str], str] = field(default_factory=dict)
-    _unreadable: list[str] = field(default_factory=list)  # this refresh's read failures
+    _unreadable: str | None = None  # the champion's read failure at the last refresh
 
     def current(self) -> tuple[LoadedModel | None, LoadedModel | None]:
         """(champion, shadow), re-reading the pointer when it is older than the bound, or at
@@ -172,27 +172,27 @@ class ModelCache:
             self.refresh()
             self._checked_at = now
         if self.champion is None and self._unreadable:
-            raise ModelUnavailable("; ".join(self._unreadable))
+            raise ModelUnavailable(self._unreadable)
         return self.champion, self.shadow
 
     def refresh(self) -> None:
-        self._unreadable = []
+        self._unreadable = None
         pointer = self.source.pointer(self.contract)
         if pointer is None:
             return  # nothing promoted yet (or the pointer was removed): keep what we had
         version = int(pointer["version"])
-        chosen = self._resolve(version, self.champion)
-        if chosen is None and self.champion is None and not self._unreadable:
-            chosen = self._last_verified(pointer, version)  # only for a refused champion
+        try:
+            chosen = self._resolve(version, self.champion)
+            if chosen is None and self.champion is None:
+                chosen = self._last_verified(pointer, version)  # a refused champion only
+        except ModelUnavailable as err:  # never an older one instead: retried next time
+            chosen, self._unreadable = None, str(err)
         self.champion = chosen or self.champion
-        unreadable = self._unreadable  # the champion's: a shadow that cannot be read waits
         shadow = pointer.get("shadow")
-        if shadow is None:
+        try:
+            self.shadow = None if shadow is None else self._resolve(int(shadow), self.shadow)
+        except ModelUnavailable:  # a shadow that cannot be read waits for the next refresh
             self.shadow = None
-        else:
-            self._unreadable = []
-            self.shadow = self._resolve(int(shadow), self.shadow)
-        self._unreadable = unreadable
 
     def drain_refusals(self) -> list[Refusal]:
         out, self.refusals = self.refusals, []
@@ -209,7 +209,7 @@ class ModelCache:
                 continue
             tried.add(version)
             loaded = self._resolve(version, None)
-            if loaded is not None or self._unreadable:  # unreadable: retry, never an older one
+            if loaded is not None:
                 return loaded
             if len(tried) > FALLBACK_DEPTH:
                 break
@@ -233,10 +233,9 @@ class ModelCache:
             return None
         except Exception as err:  # could not read it now: not a verdict, tried again next time
             reason = f"v{version} could not be read: {type(err).__name__}: {err}"
-            self._unreadable.append(reason[:300])
             logger.warning("model unreadable: retried at the next refresh",
                            extra={"version": version, "reason": reason[:1000]})  # fmt: skip
-            return None
+            raise ModelUnavailable(reason[:300]) from err
         try:
             loaded = load(self.contract, record, data, self.features)
         except Exception as err:  # verified bytes that will not open or explain: refused
