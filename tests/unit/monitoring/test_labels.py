@@ -90,6 +90,13 @@ def test_labels_without_a_decision_are_unmatched_until_the_decision_appears() ->
     assert match(book, {"t1", "t9"}).as_dict() == {"matched": 2, "unmatched": 0}
 
 
+def test_the_decision_ids_are_read_once_as_a_stream_and_a_repeated_id_matches_once() -> None:
+    book = resolve(events(("l1", "t1", True, 0, "chargeback"), ("l2", "t2", False, 0, "analyst")))
+    ids = iter(["t1", "x1", "t1", "x2", "t1"])  # a one-pass reader, t1 decided in two files
+    assert match(book, ids).as_dict() == {"matched": 1, "unmatched": 1}
+    assert next(ids, None) is None
+
+
 def test_no_labels_at_all_is_an_empty_book() -> None:
     book = resolve([])
     assert book.counts()["label_events"] == 0

@@ -162,10 +162,8 @@ def watch(
     horizon = now - timedelta(days=horizon_days)
     book = resolve(labels.since(horizon))
     report.labels = book.counts()
-    decided: set[str] = set()
-    for chunk in decisions.between(horizon, now, ("transaction_id", "decided_at")):
-        decided.update(str(t) for t in chunk["transaction_id"])
-    report.matching = match(book, decided)
+    chunks = decisions.between(horizon, now, ("transaction_id", "decided_at"))
+    report.matching = match(book, (str(t) for chunk in chunks for t in chunk["transaction_id"]))
     pointer = registry.pointer(contract)
     champion = _model(registry, contract, pointer.get("version")) if pointer else None
     if champion is None or pointer is None:
