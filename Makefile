@@ -130,7 +130,7 @@ bench: install ## every benchmark (each writes bench-results.json), then its row
 	$(PY) -m benchmarks.results
 
 soak: install ## 100,000 transactions with poison, copies, a scorer fault and a restart; the ledger checked (FRAUDOPS_PORT, SOAK_ARGS)
-	$(PY) -m benchmarks.soak --transactions 100000 --rate 0 $(SOAK_ARGS)
+	$(PY) -m benchmarks.soak --transactions 100000 --rate 40 $(SOAK_ARGS)
 
 clean: ## remove generated state (keeps the environments)
 	rm -rf cdk.out cdk.out.aws .localstack .pytest_cache .mypy_cache .ruff_cache
